@@ -1,0 +1,21 @@
+import { HttpApi, OpenApi } from "@effect/platform"
+import { InternalServerError, PayloadTooLarge } from "./Errors.js"
+import { HealthApi } from "./HealthApi.js"
+
+/** Every route is under this prefix; the proxy sends `/api/*` to the API process. */
+export const apiPrefix = "/api/v1" as const
+
+/** The whole HTTP contract: served by `apps/api`, called by the console and the tests. */
+export class NestFleetApi extends HttpApi.make("nestfleet")
+  .add(HealthApi)
+  .addError(PayloadTooLarge)
+  .addError(InternalServerError)
+  .prefix(apiPrefix)
+  .annotateContext(
+    OpenApi.annotations({
+      title: "NestFleet API",
+      version: "1",
+      description: "Self-hosted, AI-assisted support cases."
+    })
+  )
+{}

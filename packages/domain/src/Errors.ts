@@ -1,0 +1,48 @@
+/**
+ * Client-facing errors shared by every API group. Each one is a Schema class so the
+ * contract can encode it, document it in OpenAPI and decode it in the typed client.
+ *
+ * Every 4xx/5xx body has the same shape: `{ _tag, message, requestId }`, plus fields
+ * specific to the error (for example `issues` on a decode error). The API adds
+ * `requestId` at the edge, because errors are raised far from the request.
+ */
+import { HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+
+export class NotFound extends Schema.TaggedError<NotFound>()(
+  "NotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404, description: "The resource or route does not exist." })
+) {}
+
+export class BadRequest extends Schema.TaggedError<BadRequest>()(
+  "BadRequest",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400, description: "The request is malformed." })
+) {}
+
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String, limitBytes: Schema.Int },
+  HttpApiSchema.annotations({ status: 413, description: "The request body is over the size limit." })
+) {}
+
+export class InternalServerError extends Schema.TaggedError<InternalServerError>()(
+  "InternalServerError",
+  { message: Schema.String },
+  HttpApiSchema.annotations({
+    status: 500,
+    description: "An unexpected failure. The body never carries internals; quote the request id."
+  })
+) {}
+
+/** The body of every error response, as a client sees it on the wire. */
+export const ErrorBody = Schema.Struct(
+  {
+    _tag: Schema.String,
+    message: Schema.String,
+    requestId: Schema.String
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+export type ErrorBody = typeof ErrorBody.Type

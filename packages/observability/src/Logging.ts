@@ -1,0 +1,122 @@
+/**
+ * Structured logs: Effect's `Logger` writes through pino, so every `Effect.log*` call,
+ * with its annotations, spans and the current trace, becomes one JSON line (pretty on a
+ * terminal). Secrets are kept out twice: values wrapped in `Redacted` print as
+ * `<redacted>`, and pino redacts well-known secret keys wherever they appear.
+ */
+import { Cause, Context, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel, Option, Tracer } from "effect"
+import { pino } from "pino"
+import pretty from "pino-pretty"
+import type { Writable } from "node:stream"
+import { LoggingConfig, type LogLevelName } from "./LoggingConfig.js"
+
+const secretKeys = ["password", "secret", "token", "accessToken", "refreshToken", "apiKey", "authorization", "cookie"]
+
+const redactPaths = secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`])
+
+const toEffectLevel: Record<LogLevelName, LogLevel.LogLevel> = {
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  silent: LogLevel.None
+}
+
+const toPinoLevel = (level: LogLevel.LogLevel): pino.Level => {
+  switch (level._tag) {
+    case "All":
+    case "Trace":
+      return "trace"
+    case "Debug":
+      return "debug"
+    case "Info":
+      return "info"
+    case "Warning":
+      return "warn"
+    case "Error":
+      return "error"
+    default:
+      return "fatal"
+  }
+}
+
+const renderMessage = (message: unknown): { readonly msg: string; readonly data: ReadonlyArray<unknown> } => {
+  const parts = Array.isArray(message) ? message : [message]
+  const text: Array<string> = []
+  const data: Array<unknown> = []
+  for (const part of parts) {
+    if (typeof part === "string") text.push(part)
+    else data.push(part)
+  }
+  return { msg: text.join(" "), data }
+}
+
+/** An Effect `Logger` that hands every entry to `target`. */
+export const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void> =>
+  Logger.make(({ annotations, cause, context, date, logLevel, message, spans }) => {
+    const level = toPinoLevel(logLevel)
+    if (!target.isLevelEnabled(level)) return
+    const fields: Record<string, unknown> = {}
+    for (const [key, value] of HashMap.toEntries(annotations)) {
+      fields[key] = value
+    }
+    const currentSpan = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    if (Option.isSome(currentSpan)) {
+      fields.traceId = currentSpan.value.traceId
+      fields.spanId = currentSpan.value.spanId
+    }
+    if (List.isCons(spans)) {
+      const now = date.getTime()
+      fields.spans = Object.fromEntries(List.toArray(spans).map((span) => [span.label, now - span.startTime]))
+    }
+    if (!Cause.isEmpty(cause)) {
+      fields.err = Cause.pretty(cause, { renderErrorCause: true })
+    }
+    const { data, msg } = renderMessage(message)
+    if (data.length > 0) {
+      fields.data = data.length === 1 ? data[0] : data
+    }
+    target[level](fields, msg)
+  })
+
+export interface PinoLoggerOptions {
+  /** Where lines go; stdout unless a test captures them. */
+  readonly destination?: Writable | undefined
+}
+
+const makeDestination = (format: LoggingConfig["format"], destination: Writable | undefined) => {
+  if (destination !== undefined) return destination
+  const usePretty = format === "pretty" || (format === "auto" && process.stdout.isTTY === true)
+  return usePretty
+    ? pretty({ colorize: true, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" })
+    : pino.destination({ dest: 1, sync: false, minLength: 0 })
+}
+
+/** Replaces Effect's default logger with pino for the whole program and flushes on shutdown. */
+export const layer = (options: PinoLoggerOptions = {}): Layer.Layer<never, import("effect/ConfigError").ConfigError> =>
+  Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const config = yield* LoggingConfig
+      const target = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          pino(
+            {
+              level: config.level,
+              base: { pid: process.pid },
+              redact: { paths: redactPaths, censor: "[redacted]" },
+              timestamp: pino.stdTimeFunctions.isoTime,
+              formatters: { level: (label) => ({ level: label }) }
+            },
+            makeDestination(config.format, options.destination)
+          )
+        ),
+        (target) => Effect.sync(() => target.flush())
+      )
+      return Layer.merge(
+        Logger.replace(Logger.defaultLogger, makePinoLogger(target)),
+        Logger.minimumLogLevel(toEffectLevel[config.level])
+      )
+    })
+  )
