@@ -1,0 +1,121 @@
+/**
+ * pg-boss as a scoped service: started once, its queues created from the catalogue, and
+ * stopped gracefully (running jobs finish) when the scope closes.
+ *
+ * `send` writes the job through the app's `SqlClient`. Inside `sql.withTransaction` it
+ * therefore runs on that transaction's connection: the job exists if and only if the
+ * transaction commits. That holds on the embedded database too, whose single connection
+ * the transaction is holding.
+ */
+import { SqlClient } from "@effect/sql"
+import { Database } from "@nestfleet/db/Database"
+import { Duration, Effect, Option, Runtime, Schema } from "effect"
+import type { PgBoss } from "pg-boss"
+import { JobCatalogue } from "./Catalogue.js"
+import type { JobDefinition } from "./JobDefinition.js"
+import * as JobEnvelope from "./JobEnvelope.js"
+import { JobQueueUnavailable, JobSendError } from "./JobError.js"
+import { JobsConfig } from "./JobsConfig.js"
+import * as PgBossFactory from "./PgBossFactory.js"
+
+export const JobId = Schema.String.pipe(Schema.brand("JobId"))
+export type JobId = typeof JobId.Type
+
+export interface SendOptions {
+  /** At most one queued job per key (pg-boss singleton). */
+  readonly singletonKey?: string
+  /** Run no earlier than this. */
+  readonly startAfter?: Date
+}
+
+/** The queue options that express a job's retry policy (a delay cap only applies to backoff). */
+export const queueOptions = ({ retry }: JobDefinition.Any) => ({
+  notify: true,
+  retryLimit: retry.retryLimit,
+  retryDelay: retry.retryDelaySeconds,
+  retryBackoff: retry.backoff,
+  expireInSeconds: retry.expireInSeconds,
+  retryDelayMax: retry.backoff ? retry.retryDelayMaxSeconds ?? null : null
+})
+
+const attempt = <A>(message: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (cause) => new JobQueueUnavailable({ message, cause }) })
+
+const startBoss = Effect.gen(function*() {
+  const database = yield* Database
+  const config = yield* JobsConfig
+  return yield* Effect.acquireRelease(
+    Effect.gen(function*() {
+      const boss = PgBossFactory.make(database)
+      const runtime = yield* Effect.runtime<never>()
+      const runFork = Runtime.runFork(runtime)
+      boss.on("error", (error) => runFork(Effect.logError("Job queue error", error)))
+      boss.on("warning", (warning) => runFork(Effect.logWarning(`Job queue warning: ${warning.message}`)))
+      yield* attempt("The job queue (pg-boss) failed to start", () => boss.start())
+      return boss
+    }),
+    (boss) =>
+      Effect.promise(() =>
+        boss.stop({ graceful: true, timeout: Duration.toMillis(config.shutdownTimeout), close: true })
+      ).pipe(Effect.zipRight(Effect.logDebug("Job queue stopped")))
+  )
+})
+
+const createQueue = (boss: PgBoss, job: JobDefinition.Any) =>
+  attempt(`Cannot create the queue ${job.name}`, async () => {
+    const { retryDelayMax, ...options } = queueOptions(job)
+    await boss.createQueue(job.name, retryDelayMax === null ? options : { ...options, retryDelayMax })
+    // createQueue leaves an existing queue alone; bring its policy up to date.
+    await boss.updateQueue(job.name, { ...options, retryDelayMax })
+  })
+
+export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQueue", {
+  scoped: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const catalogue = yield* JobCatalogue
+    const boss = yield* startBoss
+    yield* Effect.forEach(catalogue, (job) => createQueue(boss, job), { discard: true })
+
+    /** pg-boss's statements, run by our SqlClient in the caller's fiber context. */
+    const callerDb = (runtime: Runtime.Runtime<never>) => ({
+      executeSql: (text: string, values?: Array<unknown>) =>
+        Runtime.runPromise(runtime)(
+          sql.unsafe(text, values ?? []).raw.pipe(
+            // pg-boss reads the driver's error (code, constraint), not ours.
+            Effect.catchTag("SqlError", (error) => Effect.die(error.cause ?? error))
+          ) as Effect.Effect<{ rows: Array<any> }>
+        )
+    })
+
+    const send = <A, I>(job: JobDefinition<string, A, I>, payload: A, options: SendOptions = {}) =>
+      Effect.gen(function*() {
+        const encoded = yield* Schema.encode(job.payload)(payload).pipe(Effect.orDie)
+        const envelope = yield* JobEnvelope.wrap(encoded)
+        const runtime = yield* Effect.runtime<never>()
+        const id = yield* Effect.tryPromise({
+          try: () =>
+            boss.send(job.name, envelope, {
+              ...options,
+              db: callerDb(runtime)
+            }),
+          catch: (cause) => new JobSendError({ job: job.name, cause })
+        })
+        yield* Effect.annotateCurrentSpan("job.id", id ?? "deduplicated")
+        return Option.map(Option.fromNullable(id), JobId.make)
+      }).pipe(Effect.withSpan("JobQueue.send", { kind: "producer", attributes: { "job.name": job.name } }))
+
+    /** Answers whether pg-boss's schema is reachable, within `timeout`. */
+    const ping = (timeout: Duration.DurationInput) =>
+      attempt("The job queue is unreachable", () => boss.schemaVersion()).pipe(
+        Effect.flatMap((version) =>
+          version === null ? Effect.fail(new JobQueueUnavailable({ message: "pg-boss is not installed" })) : Effect.void
+        ),
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new JobQueueUnavailable({ message: "The job queue did not answer in time" })
+        })
+      )
+
+    return { send, ping, boss } as const
+  })
+}) {}

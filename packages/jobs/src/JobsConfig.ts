@@ -1,0 +1,16 @@
+import { Config, Duration } from "effect"
+
+export interface JobsConfig {
+  /** The longest a worker waits for a job when a NOTIFY was missed; NOTIFY wakes it at once. */
+  readonly pollingIntervalSeconds: number
+  /** How long a graceful stop waits for running jobs before it gives up on them. */
+  readonly shutdownTimeout: Duration.Duration
+}
+
+export const JobsConfig: Config.Config<JobsConfig> = Config.all({
+  pollingIntervalSeconds: Config.number("JOBS_POLLING_INTERVAL_SECONDS").pipe(
+    Config.validate({ message: "Expected a number of seconds, at least 0.5", validation: (n) => n >= 0.5 }),
+    Config.withDefault(10)
+  ),
+  shutdownTimeout: Config.duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+})

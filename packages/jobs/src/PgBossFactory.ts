@@ -1,0 +1,48 @@
+/**
+ * Builds pg-boss for the database at hand. On a server pg-boss keeps its own small pool
+ * and LISTEN connection. On the embedded database it must share the app's single-session
+ * pool — a second path into PGlite would run its statements inside whatever transaction
+ * the app has open.
+ */
+import { type Database, type Listen } from "@nestfleet/db/Database"
+import { Redacted } from "effect"
+import type pg from "pg"
+import { type ConstructorOptions, type Db, PgBoss } from "pg-boss"
+
+const embeddedAdapter = (pool: pg.Pool, listen: Listen): Db => ({
+  async executeSql(text, values) {
+    const client = await pool.connect()
+    try {
+      return await client.query(text, values)
+    } catch (error) {
+      // pg-boss sends some `BEGIN … COMMIT` blocks as one statement. On a server a failed one
+      // dies with its connection; here the session lives on, so close the aborted transaction.
+      await client.query("ROLLBACK").catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
+  },
+  async listen(channel, onNotification, onReconnect) {
+    const unlisten = await listen(channel, onNotification)
+    onReconnect()
+    return { close: unlisten }
+  }
+})
+
+const common: ConstructorOptions = {
+  useListenNotify: true,
+  // Our own spans carry the trace across the queue (see JobEnvelope).
+  openTelemetry: { enabled: false },
+  instanceName: "nestfleet"
+}
+
+export const make = (database: Database["Type"]): PgBoss => {
+  const backend = database.backend
+  switch (backend._tag) {
+    case "Server":
+      return new PgBoss({ ...common, connectionString: Redacted.value(backend.url), application_name: "nestfleet-jobs" })
+    case "Embedded":
+      return new PgBoss({ ...common, db: embeddedAdapter(database.pool, backend.listen), backend: "pglite" })
+  }
+}

@@ -1,0 +1,171 @@
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
+import {
+  ConfigProvider,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  HashMap,
+  Layer,
+  List,
+  Logger,
+  Option,
+  Queue,
+  Ref,
+  Schedule,
+  Schema
+} from "effect"
+import { JobCatalogue } from "../src/Catalogue.js"
+import { CurrentJob } from "../src/CurrentJob.js"
+import * as JobDefinition from "../src/JobDefinition.js"
+import { JobQueue } from "../src/JobQueue.js"
+import * as JobWorker from "../src/JobWorker.js"
+
+const Greeting = Schema.Struct({ name: Schema.NonEmptyString, times: Schema.Int })
+
+const noRetryDelay = { retryDelaySeconds: 0, backoff: false, retryLimit: 2 }
+const jobs = {
+  transactional: JobDefinition.make("test_transactional", { payload: Greeting }),
+  invalid: JobDefinition.make("test_invalid", { payload: Greeting, retry: { ...noRetryDelay, retryLimit: 3 } }),
+  flaky: JobDefinition.make("test_flaky", { payload: Greeting, retry: noRetryDelay }),
+  traced: JobDefinition.make("test_traced", { payload: Greeting }),
+  crashing: JobDefinition.make("test_crashing", { payload: Greeting, retry: { ...noRetryDelay, retryLimit: 0 } }),
+  wake: JobDefinition.make("test_wake", { payload: Greeting })
+}
+
+// A long poll interval: a worker that picks a job up quickly was woken by NOTIFY.
+const pollingIntervalSeconds = 30
+
+const TestLayer = JobQueue.Default.pipe(
+  Layer.provideMerge(TestDatabase.layer),
+  Layer.provide(Layer.succeed(JobCatalogue, Object.values(jobs))),
+  Layer.provide(
+    Layer.setConfigProvider(
+      ConfigProvider.fromMap(new Map([["JOBS_POLLING_INTERVAL_SECONDS", String(pollingIntervalSeconds)]]))
+    )
+  )
+)
+
+class TransientFailure extends Data.TaggedError("TransientFailure")<{ readonly message: string }> {}
+
+const findJobs = (name: string) =>
+  Effect.flatMap(JobQueue, ({ boss }) => Effect.promise(() => boss.findJobs<unknown>(name)))
+
+/** Retries `check` until it passes or `within` elapses. */
+const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, within: Duration.DurationInput = "10 seconds") =>
+  check.pipe(
+    Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo(within)))
+  )
+
+const expectState = (name: string, state: string) =>
+  eventually(Effect.flatMap(findJobs(name), (found) =>
+    found.length === 1 && found[0]!.state === state
+      ? Effect.succeed(found[0]!)
+      : Effect.fail(`expected one ${state} job, found ${found.map((job) => job.state).join(", ") || "none"}`)))
+
+layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and JobWorker", (it) => {
+  it.effect("send joins the caller's transaction: rolled back, no job; committed, one job", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const queue = yield* JobQueue
+      const rolledBack = yield* sql.withTransaction(
+        Effect.zipRight(
+          queue.send(jobs.transactional, { name: "rolled back", times: 1 }),
+          Effect.fail("abort" as const)
+        )
+      ).pipe(Effect.flip)
+      expect(rolledBack).toBe("abort")
+      expect(yield* findJobs(jobs.transactional.name)).toEqual([])
+
+      const id = yield* sql.withTransaction(queue.send(jobs.transactional, { name: "committed", times: 1 }))
+      const found = yield* findJobs(jobs.transactional.name)
+      expect(found.map((job) => job.id)).toEqual([Option.getOrThrow(id)])
+      expect(found[0]!.data).toMatchObject({ payload: { name: "committed", times: 1 } })
+    }))
+
+  it.scoped("an undecodable payload fails the job for good, with the reason, without retries", () =>
+    Effect.gen(function*() {
+      const handled = yield* Ref.make(0)
+      yield* JobWorker.work(jobs.invalid, () => Ref.update(handled, (n) => n + 1))
+      const { boss } = yield* JobQueue
+      yield* Effect.promise(() => boss.send(jobs.invalid.name, { payload: { name: "", times: 1.5 } }))
+      const failed = yield* expectState(jobs.invalid.name, "failed")
+      expect(failed.retryCount).toBe(0)
+      expect(failed.output).toMatchObject({ error: "InvalidPayload" })
+      expect(JSON.stringify(failed.output)).toContain("times")
+      expect(yield* Ref.get(handled)).toBe(0)
+    }))
+
+  it.scoped("a typed failure is retried per the policy, then the job succeeds", () =>
+    Effect.gen(function*() {
+      const attempts = yield* Ref.make(List.empty<number>())
+      yield* JobWorker.work(jobs.flaky, () =>
+        Effect.gen(function*() {
+          const job = yield* CurrentJob
+          yield* Ref.update(attempts, List.prepend(job.attempt))
+          if (job.attempt === 1) return yield* new TransientFailure({ message: "try again" })
+        }))
+      const queue = yield* JobQueue
+      yield* queue.send(jobs.flaky, { name: "flaky", times: 1 })
+      const completed = yield* expectState(jobs.flaky.name, "completed")
+      expect(completed.retryCount).toBe(1)
+      expect(List.toArray(yield* Ref.get(attempts)).reverse()).toEqual([1, 2])
+    }), { timeout: 90_000 })
+
+  it.scoped("the handler's span continues the enqueuer's trace", () =>
+    Effect.gen(function*() {
+      const seen = yield* Deferred.make<{ readonly traceId: string; readonly parentSpanId: string | undefined }>()
+      yield* JobWorker.work(jobs.traced, () =>
+        Effect.flatMap(Effect.currentSpan, (span) =>
+          Deferred.succeed(seen, {
+            traceId: span.traceId,
+            parentSpanId: Option.getOrUndefined(Option.map(span.parent, (parent) => parent.spanId))
+          })))
+      const queue = yield* JobQueue
+      const enqueuer = yield* Effect.gen(function*() {
+        yield* queue.send(jobs.traced, { name: "traced", times: 1 })
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("test enqueuer"))
+      const handler = yield* Deferred.await(seen).pipe(Effect.timeout("10 seconds"))
+      expect(handler.traceId).toBe(enqueuer.traceId)
+      expect(handler.parentSpanId).toBeDefined()
+      expect(handler.parentSpanId).not.toBe(enqueuer.spanId) // the parent is the JobQueue.send span
+    }))
+
+  it.scoped("a defect is logged with the job id and fails the job", () =>
+    Effect.gen(function*() {
+      const logs = yield* Queue.unbounded<{ readonly message: unknown; readonly level: string; readonly jobId: unknown }>()
+      const capture = Logger.make(({ annotations, logLevel, message }) => {
+        Queue.unsafeOffer(logs, {
+          message,
+          level: logLevel.label,
+          jobId: Option.getOrUndefined(HashMap.get(annotations, "jobId"))
+        })
+      })
+      yield* JobWorker.work(jobs.crashing, () => Effect.die(new Error("boom"))).pipe(
+        Effect.provide(Logger.add(capture))
+      )
+      const queue = yield* JobQueue
+      const id = Option.getOrThrow(yield* queue.send(jobs.crashing, { name: "crash", times: 1 }))
+      yield* expectState(jobs.crashing.name, "failed")
+      const entries = yield* Queue.takeAll(logs)
+      const crash = [...entries].find((entry) => entry.level === "ERROR")
+      expect(crash).toMatchObject({ message: ["Job handler crashed"], jobId: id })
+    }))
+
+  it.scoped("a new job wakes an idle worker through LISTEN/NOTIFY, well before the next poll", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<number>()
+      yield* JobWorker.work(jobs.wake, () => Effect.flatMap(Effect.sync(() => Date.now()), (now) => Deferred.succeed(started, now)))
+      // Let the worker finish its first (empty) fetch and go idle.
+      yield* Effect.sleep("1 second")
+      const queue = yield* JobQueue
+      const sentAt = Date.now()
+      yield* queue.send(jobs.wake, { name: "wake", times: 1 })
+      const startedAt = yield* Deferred.await(started).pipe(Effect.timeout("5 seconds"))
+      expect(startedAt - sentAt).toBeLessThan(2_000)
+      expect(pollingIntervalSeconds * 1000).toBeGreaterThan(10 * (startedAt - sentAt))
+    }))
+})
