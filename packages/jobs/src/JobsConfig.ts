@@ -7,10 +7,13 @@ export interface JobsConfig {
   readonly shutdownTimeout: Duration.Duration
 }
 
+/** How long a graceful stop waits for running requests and jobs before cutting them off. */
+export const ShutdownTimeout = Config.duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+
 export const JobsConfig: Config.Config<JobsConfig> = Config.all({
   pollingIntervalSeconds: Config.number("JOBS_POLLING_INTERVAL_SECONDS").pipe(
     Config.validate({ message: "Expected a number of seconds, at least 0.5", validation: (n) => n >= 0.5 }),
     Config.withDefault(10)
   ),
-  shutdownTimeout: Config.duration("SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+  shutdownTimeout: ShutdownTimeout
 })

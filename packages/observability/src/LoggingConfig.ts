@@ -1,10 +1,10 @@
-import { Config, Schema } from "effect"
+import { Config } from "effect"
 
-export const LogLevelName = Schema.Literal("trace", "debug", "info", "warn", "error", "fatal", "silent")
-export type LogLevelName = typeof LogLevelName.Type
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const
+export type LogLevelName = typeof logLevels[number]
 
-export const LogFormat = Schema.Literal("auto", "json", "pretty")
-export type LogFormat = typeof LogFormat.Type
+const logFormats = ["auto", "json", "pretty"] as const
+export type LogFormat = typeof logFormats[number]
 
 export interface LoggingConfig {
   readonly level: LogLevelName
@@ -13,6 +13,6 @@ export interface LoggingConfig {
 }
 
 export const LoggingConfig: Config.Config<LoggingConfig> = Config.all({
-  level: Schema.Config("LOG_LEVEL", LogLevelName).pipe(Config.withDefault("info" as const)),
-  format: Schema.Config("LOG_FORMAT", LogFormat).pipe(Config.withDefault("auto" as const))
+  level: Config.literal(...logLevels)("LOG_LEVEL").pipe(Config.withDefault("info" as const)),
+  format: Config.literal(...logFormats)("LOG_FORMAT").pipe(Config.withDefault("auto" as const))
 })

@@ -2,6 +2,7 @@
  * A database of its own for one test file: a fresh database on the server at
  * `TEST_DATABASE_URL` (created, then dropped), or else an in-memory embedded database.
  */
+import type { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Redacted } from "effect"
 import pg from "pg"
 import { randomBytes } from "node:crypto"
@@ -55,6 +56,9 @@ export const layerDatabase: Layer.Layer<Database.Database, DatabaseUnavailable |
       Effect.map(createServerDatabase(adminUrl), ({ url }) => Database.layerServer({ url, poolMax: 10 }))
     )
 })
+
+/** What the test database layers provide. */
+export type Services = Database.Database | SqlClient.SqlClient
 
 /** `Database` and `SqlClient` on a fresh database with every migration applied. */
 export const layer = Layer.effectDiscard(Migrator.migrateDirectory).pipe(

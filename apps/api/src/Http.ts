@@ -1,0 +1,55 @@
+/**
+ * The HTTP server: the `NestFleetApi` contract with its handlers, OpenAPI at
+ * `/api/v1/openapi.json`, interactive docs at `/api/v1/docs`, and the edge middleware
+ * (request id, access log, one error shape, body limit). Closing the layer drains it.
+ */
+import { HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { apiPrefix, NestFleetApi } from "@nestfleet/domain/Api"
+import { ShutdownTimeout } from "@nestfleet/jobs/JobsConfig"
+import { type Duration, Effect, Layer } from "effect"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import { HealthHttpLive } from "./health/HealthHttp.js"
+import * as ApiFailures from "./http/ApiFailures.js"
+import * as ErrorBodies from "./http/ErrorBodies.js"
+import { drainOnClose } from "./http/GracefulShutdown.js"
+import * as RequestId from "./http/RequestId.js"
+import { HttpConfig } from "./HttpConfig.js"
+
+export const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(Layer.provide(HealthHttpLive))
+
+/** Outermost first: request id, access log, one error shape. */
+const edge = (app: HttpApp.Default): HttpApp.Default<never, never> =>
+  app.pipe(ErrorBodies.middleware, HttpMiddleware.logger, RequestId.middleware)
+
+export interface ServerOptions {
+  readonly listen: Net.ListenOptions
+  readonly maxBodyBytes: number
+  readonly shutdownTimeout: Duration.Duration
+}
+
+export const makeLayer = (options: ServerOptions) => {
+  const server = Http.createServer()
+  return Layer.scopedDiscard(drainOnClose(server, options.shutdownTimeout)).pipe(
+    Layer.provideMerge(HttpApiBuilder.serve(edge)),
+    Layer.provide(ApiFailures.layer(options.maxBodyBytes)),
+    Layer.provide(HttpApiSwagger.layer({ path: `${apiPrefix}/docs` })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: `${apiPrefix}/openapi.json` })),
+    Layer.provide(ApiLive),
+    HttpServer.withLogAddress,
+    Layer.provideMerge(NodeHttpServer.layer(() => server, options.listen))
+  )
+}
+
+export const HttpLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const config = yield* HttpConfig
+    const shutdownTimeout = yield* ShutdownTimeout
+    return makeLayer({
+      listen: { port: config.port, host: config.host },
+      maxBodyBytes: config.maxBodyBytes,
+      shutdownTimeout
+    })
+  })
+)

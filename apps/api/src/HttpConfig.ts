@@ -1,0 +1,17 @@
+import { Config } from "effect"
+
+export interface HttpConfig {
+  readonly host: string
+  readonly port: number
+  /** Bodies over this many bytes are refused with 413 before they are read. */
+  readonly maxBodyBytes: number
+}
+
+export const HttpConfig: Config.Config<HttpConfig> = Config.all({
+  host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  port: Config.port("PORT").pipe(Config.withDefault(4000)),
+  maxBodyBytes: Config.integer("HTTP_MAX_BODY_BYTES").pipe(
+    Config.validate({ message: "Expected a positive number of bytes", validation: (n) => n > 0 }),
+    Config.withDefault(1024 * 1024)
+  )
+})

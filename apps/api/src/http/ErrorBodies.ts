@@ -1,0 +1,82 @@
+/**
+ * One error shape for every 4xx/5xx: `{ _tag, message, requestId, ...details }`.
+ *
+ * Errors in the contract are already encoded by HttpApi (see ApiFailures); this adds the
+ * request id to them just before the response leaves. Responses the platform makes on
+ * its own — an unknown route, a client gone away, a server stopping — arrive with an
+ * empty body and get the same shape here.
+ */
+import { HttpApp, type HttpBody, HttpMiddleware, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
+import { RequestId } from "./RequestId.js"
+
+const statusTags: Record<number, string> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  409: "Conflict",
+  413: "PayloadTooLarge",
+  415: "UnsupportedMediaType",
+  422: "UnprocessableEntity",
+  429: "TooManyRequests",
+  499: "ClientClosedRequest",
+  500: "InternalServerError",
+  502: "BadGateway",
+  503: "ServiceUnavailable",
+  504: "GatewayTimeout"
+}
+
+const defaultMessage = (request: HttpServerRequest.HttpServerRequest, status: number) => {
+  switch (status) {
+    case 404:
+      return `No route for ${request.method} ${request.url}`
+    case 503:
+      return "The server is unavailable or shutting down"
+    case 500:
+      return "Something went wrong on our side. Quote the request id if you report it."
+    default:
+      return `The request failed with HTTP ${status}`
+  }
+}
+
+const decoder = new TextDecoder()
+
+const jsonObject = (body: HttpBody.HttpBody): Record<string, unknown> | undefined => {
+  if (body._tag !== "Uint8Array" || !body.contentType.startsWith("application/json")) return undefined
+  try {
+    const parsed: unknown = JSON.parse(decoder.decode(body.body))
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? parsed as Record<string, unknown>
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export const shape = (
+  request: HttpServerRequest.HttpServerRequest,
+  response: HttpServerResponse.HttpServerResponse,
+  requestId: string
+): HttpServerResponse.HttpServerResponse => {
+  if (response.status < 400) return response
+  const body = jsonObject(response.body)
+  const shaped = body !== undefined && typeof body._tag === "string" && typeof body.message === "string"
+    ? { ...body, requestId }
+    : {
+      _tag: statusTags[response.status] ?? "HttpError",
+      message: defaultMessage(request, response.status),
+      ...body,
+      requestId
+    }
+  return HttpServerResponse.unsafeJson(shaped, { status: response.status, headers: response.headers })
+}
+
+export const middleware = HttpMiddleware.make((app) =>
+  Effect.gen(function*() {
+    const requestId = yield* RequestId
+    yield* HttpApp.appendPreResponseHandler((request, response) => Effect.succeed(shape(request, response, requestId)))
+    return yield* app
+  })
+)

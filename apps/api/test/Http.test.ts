@@ -1,0 +1,159 @@
+import { assert, describe, expect, it, layer } from "@effect/vitest"
+import * as Database from "@nestfleet/db/Database"
+import * as Migrator from "@nestfleet/db/Migrator"
+import * as Sql from "@nestfleet/db/Sql"
+import * as TcpProxy from "@nestfleet/db/testing/TcpProxy"
+import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
+import { NotReady } from "@nestfleet/domain/HealthApi"
+import { ErrorBody } from "@nestfleet/domain/Errors"
+import { Effect, Exit, Fiber, Layer, Option, Redacted, Schedule, Schema, Scope } from "effect"
+import * as TestServer from "./TestServer.js"
+
+const decodeErrorBody = Schema.decodeUnknownSync(ErrorBody)
+
+layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("HTTP API", (it) => {
+  it.effect("GET /api/v1/health answers 200 with the version and a request id", () =>
+    Effect.gen(function*() {
+      const client = yield* TestServer.client
+      const health = yield* client.health.health()
+      expect(health.status).toBe("ok")
+      expect(health.version).toMatch(/^\d+\.\d+\.\d+$/)
+      const raw = yield* TestServer.request("/api/v1/health")
+      expect(raw.status).toBe(200)
+      expect(raw.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/)
+    }))
+
+  it.effect("a caller's x-request-id is kept when it is a plain token, replaced otherwise", () =>
+    Effect.gen(function*() {
+      const kept = yield* TestServer.request("/api/v1/health", { headers: { "x-request-id": "edge-proxy.1234abcd" } })
+      expect(kept.headers.get("x-request-id")).toBe("edge-proxy.1234abcd")
+      const replaced = yield* TestServer.request("/api/v1/health", { headers: { "x-request-id": "<script>" } })
+      expect(replaced.headers.get("x-request-id")).not.toBe("<script>")
+    }))
+
+  it.effect("GET /api/v1/ready answers 200 when the database and the queue answer", () =>
+    Effect.gen(function*() {
+      const client = yield* TestServer.client
+      const ready = yield* client.health.ready()
+      expect(ready.checks).toMatchObject({ database: "up", queue: "up" })
+    }))
+
+  it.effect("an unknown route answers 404 in the common error shape", () =>
+    Effect.gen(function*() {
+      const response = yield* TestServer.request("/api/v1/no-such-thing?x=1")
+      expect(response.status).toBe(404)
+      const body = decodeErrorBody(response.body)
+      expect(body._tag).toBe("NotFound")
+      expect(body.message).toBe("No route for GET /api/v1/no-such-thing?x=1")
+      expect(body.requestId).toBe(response.headers.get("x-request-id"))
+      expect(response.headers.get("content-type")).toContain("application/json")
+
+      const outsideApi = yield* TestServer.request("/elsewhere", { method: "DELETE" })
+      expect(outsideApi.status).toBe(404)
+      expect(decodeErrorBody(outsideApi.body)._tag).toBe("NotFound")
+    }))
+
+  it.effect("a body over 1 MiB answers 413 in the common error shape, before it is read", () =>
+    Effect.gen(function*() {
+      const body = new Uint8Array(TestServer.maxBodyBytes + 1)
+      const response = yield* TestServer.request("/api/v1/health", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" }
+      })
+      expect(response.status).toBe(413)
+      const error = decodeErrorBody(response.body)
+      expect(error).toMatchObject({ _tag: "PayloadTooLarge", limitBytes: TestServer.maxBodyBytes })
+      expect(error.message).toContain("1048576 bytes")
+      expect(error.requestId).toBe(response.headers.get("x-request-id"))
+
+      const atLimit = yield* TestServer.request("/api/v1/health", {
+        method: "POST",
+        body: new Uint8Array(TestServer.maxBodyBytes),
+        headers: { "content-type": "application/json" }
+      })
+      expect(atLimit.status).toBe(404) // within the limit; no POST route there
+    }))
+
+  it.effect("serves the OpenAPI document and the interactive docs", () =>
+    Effect.gen(function*() {
+      const openapi = yield* TestServer.request("/api/v1/openapi.json")
+      expect(openapi.status).toBe(200)
+      const document = openapi.body as { openapi: string; paths: Record<string, unknown> }
+      expect(document.openapi).toMatch(/^3\./)
+      expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(["/api/v1/health", "/api/v1/ready"]))
+      const docs = yield* TestServer.request("/api/v1/docs")
+      expect(docs.status).toBe(200)
+      expect(docs.headers.get("content-type")).toContain("text/html")
+      expect(String(docs.body)).toContain("/api/v1/health")
+    }))
+})
+
+describe("HTTP API with its database behind a proxy", () => {
+  // The embedded database lives inside the process and cannot become unreachable; these
+  // need a PostgreSQL server, which CI provides through TEST_DATABASE_URL.
+  const server = TestDatabase.serverUrl
+
+  /** The API on a fresh server database, reached through a proxy the test controls. */
+  const proxied = (scope: Scope.Scope) =>
+    Effect.gen(function*() {
+      const adminUrl = Option.getOrThrow(server)
+      const { url } = yield* TestDatabase.createServerDatabase(adminUrl)
+      const direct = new URL(Redacted.value(url))
+      const proxy = yield* TcpProxy.make({ host: direct.hostname, port: Number(direct.port || 5432) })
+      direct.host = `127.0.0.1:${proxy.port}`
+      const database = Layer.effectDiscard(Migrator.migrateDirectory).pipe(
+        Layer.provideMerge(Sql.layer),
+        Layer.provideMerge(Database.layerServer({ url: Redacted.make(direct.toString()), poolMax: 4 }))
+      )
+      const context = yield* Layer.buildWithScope(TestServer.layer(database), scope)
+      return { proxy, context }
+    })
+
+  it.live.skipIf(Option.isNone(server))(
+    "ready answers 503 naming the database when it is down, and 200 again when it is back (needs a server: TEST_DATABASE_URL)",
+    () =>
+      Effect.gen(function*() {
+        const { context, proxy } = yield* proxied(yield* Effect.scope)
+        const client = yield* Effect.provide(TestServer.client, context)
+        expect((yield* client.health.ready()).checks.database).toBe("up")
+
+        yield* proxy.cut
+        const down = yield* Effect.flip(client.health.ready())
+        assert.instanceOf(down, NotReady)
+        expect(down.checks.database).toBe("down")
+        const raw = yield* Effect.provide(TestServer.request("/api/v1/ready"), context)
+        expect(raw.status).toBe(503)
+        expect(decodeErrorBody(raw.body)).toMatchObject({ _tag: "NotReady", checks: { database: "down" } })
+
+        yield* proxy.restore
+        const back = yield* client.health.ready().pipe(
+          Effect.retry(Schedule.spaced("250 millis").pipe(Schedule.upTo("20 seconds")))
+        )
+        expect(back.checks).toMatchObject({ database: "up", queue: "up" })
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live.skipIf(Option.isNone(server))(
+    "closing the server lets a request in flight finish, then refuses connections (needs a server: TEST_DATABASE_URL)",
+    () =>
+      Effect.gen(function*() {
+        const serverScope = yield* Scope.make()
+        const { context, proxy } = yield* proxied(serverScope)
+        const baseUrl = yield* Effect.provide(TestServer.baseUrl, context)
+        // Every database round trip now takes 0.8 s, so /ready is slow.
+        yield* proxy.setDelay(400)
+        const inFlight = yield* Effect.fork(Effect.provide(TestServer.request("/api/v1/ready"), context))
+        yield* Effect.sleep("200 millis")
+        const closing = yield* Effect.fork(Scope.close(serverScope, Exit.void))
+        const response = yield* Fiber.join(inFlight)
+        expect(response.status).toBe(200)
+        expect(response.headers.get("connection")).toBe("close")
+        yield* Fiber.join(closing)
+        const refused = yield* Effect.promise(() => fetch(`${baseUrl}/api/v1/health`).then(() => "answered", () => "refused"))
+        expect(refused).toBe("refused")
+      }).pipe(Effect.scoped),
+    120_000
+  )
+})

@@ -1,0 +1,87 @@
+/**
+ * The API as an operator runs it: `tsx apps/api/src/main.ts`, a real process, configured
+ * by environment variables and stopped by a signal.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const main = Path.join(import.meta.dirname, "../src/main.ts")
+
+interface Started {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+const start = (env: Record<string, string>, args: ReadonlyArray<string> = []): Started => {
+  const child = spawn(process.execPath, ["--import", "tsx", main, ...args], {
+    env: { PATH: process.env.PATH!, LOG_FORMAT: "json", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout!.on("data", (chunk) => (output += chunk))
+  child.stderr!.on("data", (chunk) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, output: () => output, exited }
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const waitFor = async (predicate: () => boolean, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out")
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "nestfleet-process-"))
+
+describe("the API process", () => {
+  it.each([
+    ["PORT", "eighty", "PORT"],
+    ["DATABASE_URL", "mysql://db/nestfleet", "DATABASE_URL"],
+    ["LOG_LEVEL", "loud", "LOG_LEVEL"],
+    ["HTTP_MAX_BODY_BYTES", "-1", "HTTP_MAX_BODY_BYTES"],
+    ["SHUTDOWN_TIMEOUT", "soon", "SHUTDOWN_TIMEOUT"]
+  ])("refuses to start when %s is invalid, naming it", async (name, value, named) => {
+    const started = start({ [name]: value, NESTFLEET_DATA_DIR: tempDir() })
+    const code = await started.exited
+    expect(code).toBe(1)
+    expect(started.output()).toContain("invalid configuration")
+    expect(started.output()).toMatch(new RegExp(`^  ${named}: `, "m"))
+  }, 60_000)
+
+  it("serves on the embedded database, then stops cleanly on SIGTERM", async () => {
+    const port = await freePort()
+    const dataDir = tempDir()
+    const started = start({ PORT: String(port), NESTFLEET_DATA_DIR: dataDir }, ["--with-worker"])
+    try {
+      await waitFor(() => started.output().includes("Listening on"), 60_000)
+      const health = await fetch(`http://127.0.0.1:${port}/api/v1/health`)
+      expect(health.status).toBe(200)
+      const ready = await fetch(`http://127.0.0.1:${port}/api/v1/ready`)
+      expect(await ready.json()).toMatchObject({ status: "ready", checks: { database: "up", queue: "up" } })
+      started.child.kill("SIGTERM")
+      expect(await started.exited).toBe(0)
+      const lines = started.output().trim().split("\n").map((line) => JSON.parse(line) as { msg: string })
+      const messages = lines.map((line) => line.msg)
+      expect(messages).toContain("HTTP server stopped")
+      expect(messages).toContain("Worker stopped; running jobs finished")
+      // The lock on the data dir is released for the next start.
+      expect(Fs.existsSync(Path.join(dataDir, "nestfleet.lock"))).toBe(false)
+    } finally {
+      started.child.kill("SIGKILL")
+    }
+  }, 90_000)
+})
