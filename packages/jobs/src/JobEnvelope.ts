@@ -5,10 +5,14 @@
 import { Headers, HttpTraceContext } from "@effect/platform"
 import { Effect, Option, Schema, Tracer } from "effect"
 
-export const JobEnvelope = Schema.Struct({
-  payload: Schema.Unknown,
-  traceparent: Schema.optional(Schema.String)
-})
+/** The envelope of a job whose payload is described by `payload`. */
+export const schema = <A, I>(payload: Schema.Schema<A, I>) =>
+  Schema.Struct({
+    payload,
+    traceparent: Schema.optional(Schema.String)
+  })
+
+export const JobEnvelope = schema(Schema.Unknown)
 export type JobEnvelope = typeof JobEnvelope.Type
 
 /** Wraps an encoded payload with the current span's trace context, when there is a span. */
@@ -20,7 +24,7 @@ export const wrap = (payload: unknown) =>
     }))
 
 /** The enqueuer's span, as a parent for the worker's span. */
-export const parentSpan = (envelope: JobEnvelope): Option.Option<Tracer.ExternalSpan> =>
+export const parentSpan = (envelope: { readonly traceparent?: string | undefined }): Option.Option<Tracer.ExternalSpan> =>
   envelope.traceparent === undefined
     ? Option.none()
     : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: envelope.traceparent }))

@@ -1,0 +1,239 @@
+/**
+ * `pnpm bench jobs`: enqueue→handler-start latency and throughput of NestFleet's job queue
+ * (JobQueue.send + JobWorker, Effect programs with decoding and spans) next to bare pg-boss
+ * built with the very same settings, on the same database, in alternating rounds.
+ *
+ * Database: a fresh database on the server at BENCH_DATABASE_URL (else TEST_DATABASE_URL,
+ * else DATABASE_URL); with none of them, the embedded database.
+ */
+import * as Database from "@nestfleet/db/Database"
+import * as Sql from "@nestfleet/db/Sql"
+import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
+import { JobCatalogue } from "@nestfleet/jobs/Catalogue"
+import * as JobDefinition from "@nestfleet/jobs/JobDefinition"
+import { JobQueue, queueOptions } from "@nestfleet/jobs/JobQueue"
+import { JobsConfig } from "@nestfleet/jobs/JobsConfig"
+import * as JobWorker from "@nestfleet/jobs/JobWorker"
+import * as PgBossFactory from "@nestfleet/jobs/PgBossFactory"
+import { ConfigProvider, Deferred, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted, Schema, type Scope } from "effect"
+import type { PgBoss } from "pg-boss"
+import { median, now, percentile, printTable } from "../lib/Stats.js"
+
+const settings = {
+  rounds: 4,
+  latencyJobs: 1_000,
+  latencyRatePerSecond: 200,
+  backlogJobs: 20_000,
+  concurrency: 4,
+  batchSize: 8,
+  pollingIntervalSeconds: 2
+}
+
+const Probe = Schema.Struct({ sentAt: Schema.Number, seq: Schema.Int })
+type ProbeJob = JobDefinition.JobDefinition<string, typeof Probe.Type, typeof Probe.Encoded>
+
+const job = (name: string): ProbeJob =>
+  JobDefinition.make(name, {
+    payload: Probe,
+    worker: { concurrency: settings.concurrency, batchSize: settings.batchSize }
+  })
+
+const latencyJob = job("bench_latency")
+const backlogJob = job("bench_backlog")
+
+const config = Layer.setConfigProvider(
+  ConfigProvider.fromMap(new Map([["JOBS_POLLING_INTERVAL_SECONDS", String(settings.pollingIntervalSeconds)]]))
+)
+
+/** Each measurement gets a database of its own, so none inherits another's rows or bloat. */
+const freshDatabase = Option.match(
+  Option.fromNullable(
+    process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || undefined
+  ),
+  {
+    onNone: () => Database.layerEmbedded({ dataDir: Database.inMemory }),
+    onSome: (adminUrl) =>
+      Layer.unwrapScoped(
+        Effect.map(
+          TestDatabase.createServerDatabase(Redacted.make(adminUrl)),
+          ({ url }) => Database.layerServer({ url, poolMax: 10 })
+        )
+      )
+  }
+)
+
+/** Calls `send(i)` `count` times at a steady `ratePerSecond`. */
+const paced = (send: (seq: number) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const start = now()
+    for (let seq = 0; seq < settings.latencyJobs; seq++) {
+      const wait = start + (seq * 1000) / settings.latencyRatePerSecond - now()
+      if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+      yield* send(seq)
+    }
+  })
+
+/** Completes once `expected` marks have been recorded, with the time of the last one. */
+const makeCounter = (expected: number) =>
+  Effect.map(Deferred.make<number>(), (done) => {
+    let count = 0
+    return {
+      done: Deferred.await(done),
+      mark: () => {
+        if (++count === expected) Deferred.unsafeDone(done, Effect.succeed(now()))
+      }
+    }
+  })
+
+const sampleTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+/** Loads the backlog (not measured), then lets the database settle its statistics. */
+const insertBacklog = (boss: PgBoss, name: string, data: (seq: number) => object) =>
+  Effect.gen(function*() {
+    const { pool } = yield* Database.Database
+    yield* Effect.promise(async () => {
+      for (let from = 0; from < settings.backlogJobs; from += 1_000) {
+        const size = Math.min(1_000, settings.backlogJobs - from)
+        await boss.insert(name, Array.from({ length: size }, (_, i) => ({ data: data(from + i) })))
+      }
+      await pool.query("vacuum analyze")
+    })
+  })
+
+interface Figures {
+  readonly latencies: ReadonlyArray<number>
+  readonly throughput: number
+}
+
+// ---- NestFleet: JobQueue.send and JobWorker.work, Effect programs ----
+
+const nestFleet: Effect.Effect<Figures, unknown, Database.Database | JobQueue> = Effect.gen(function*() {
+  const queue = yield* JobQueue
+  const latencies: Array<number> = []
+  yield* Effect.scoped(Effect.gen(function*() {
+    const counter = yield* makeCounter(settings.latencyJobs)
+    yield* JobWorker.work(latencyJob, (probe) =>
+      Effect.sync(() => {
+        latencies.push(now() - probe.sentAt)
+        counter.mark()
+      }))
+    yield* Effect.sleep("500 millis")
+    yield* paced((seq) => queue.send(latencyJob, { sentAt: now(), seq }))
+    yield* counter.done
+  }))
+  yield* insertBacklog(queue.boss, backlogJob.name, (seq) => ({ payload: { sentAt: 0, seq }, traceparent: sampleTraceparent }))
+  const throughput = yield* Effect.scoped(Effect.gen(function*() {
+    const counter = yield* makeCounter(settings.backlogJobs)
+    const started = now()
+    yield* JobWorker.work(backlogJob, () => Effect.sync(counter.mark))
+    return settings.backlogJobs / ((yield* counter.done) - started) * 1000
+  }))
+  return { latencies, throughput }
+})
+
+const nestFleetLive = JobQueue.Default.pipe(
+  Layer.provide(Layer.succeed(JobCatalogue, [latencyJob, backlogJob])),
+  Layer.provideMerge(Sql.layer),
+  Layer.provideMerge(freshDatabase)
+)
+
+// ---- bare pg-boss: the same construction (PgBossFactory) and work options ----
+
+const bareWork = (boss: PgBoss, definition: ProbeJob, jobsConfig: JobsConfig, handle: (probe: typeof Probe.Type) => void) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      boss.work<typeof Probe.Type>(definition.name, JobWorker.workOptions(definition, jobsConfig), async (jobs) => {
+        for (const job of jobs) handle(job.data)
+      })
+    ),
+    () => Effect.promise(() => boss.offWork(definition.name, { wait: true }))
+  )
+
+const bare: Effect.Effect<Figures, unknown, Database.Database | Scope.Scope> = Effect.gen(function*() {
+  const database = yield* Database.Database
+  const jobsConfig = yield* JobsConfig
+  const boss = yield* Effect.acquireRelease(
+    Effect.promise(async () => {
+      const boss = PgBossFactory.make(database)
+      boss.on("error", () => {})
+      await boss.start()
+      for (const definition of [latencyJob, backlogJob]) {
+        const { retryDelayMax: _, ...options } = queueOptions(definition)
+        await boss.createQueue(definition.name, options)
+      }
+      return boss
+    }),
+    (boss) => Effect.promise(() => boss.stop({ graceful: true, close: true, timeout: 10_000 }))
+  )
+  const latencies: Array<number> = []
+  yield* Effect.scoped(Effect.gen(function*() {
+    const counter = yield* makeCounter(settings.latencyJobs)
+    yield* bareWork(boss, latencyJob, jobsConfig, (probe) => {
+      latencies.push(now() - probe.sentAt)
+      counter.mark()
+    })
+    yield* Effect.sleep("500 millis")
+    yield* paced((seq) => Effect.promise(() => boss.send(latencyJob.name, { sentAt: now(), seq })))
+    yield* counter.done
+  }))
+  yield* insertBacklog(boss, backlogJob.name, (seq) => ({ sentAt: 0, seq }))
+  const throughput = yield* Effect.scoped(Effect.gen(function*() {
+    const counter = yield* makeCounter(settings.backlogJobs)
+    const started = now()
+    yield* bareWork(boss, backlogJob, jobsConfig, counter.mark)
+    return settings.backlogJobs / ((yield* counter.done) - started) * 1000
+  }))
+  return { latencies, throughput }
+})
+
+const describeDatabase = Effect.gen(function*() {
+  const { backend, pool } = yield* Database.Database
+  const { rows } = yield* Effect.promise(() => pool.query("select current_setting('server_version') as version"))
+  return `${backend._tag === "Server" ? "PostgreSQL server" : "embedded PGlite"} ${rows[0]?.version ?? ""}`
+}).pipe(Effect.provide(freshDatabase))
+
+const program = Effect.gen(function*() {
+  process.stdout.write(
+    `jobs benchmark on ${yield* describeDatabase}\n` +
+      `  ${settings.rounds} rounds, alternating which goes first, each measurement on a fresh database\n` +
+      `  latency: ${settings.latencyJobs} jobs sent one by one at ${settings.latencyRatePerSecond}/s to an idle worker\n` +
+      `  throughput: a ${settings.backlogJobs}-job backlog drained by ${settings.concurrency} fetch loops × batches of ` +
+      `${settings.batchSize}; LISTEN/NOTIFY on; polling every ${settings.pollingIntervalSeconds} s\n`
+  )
+  const ours = { latencies: [] as Array<number>, throughput: [] as Array<number> }
+  const theirs = { latencies: [] as Array<number>, throughput: [] as Array<number> }
+  const record = (into: typeof ours) => (figures: Figures) =>
+    Effect.sync(() => {
+      into.latencies.push(...figures.latencies)
+      into.throughput.push(figures.throughput)
+    })
+  for (let round = 0; round < settings.rounds; round++) {
+    const runOurs = Effect.flatMap(Effect.provide(nestFleet, nestFleetLive), record(ours))
+    const runBare = Effect.flatMap(Effect.provide(Effect.scoped(bare), freshDatabase), record(theirs))
+    yield* round % 2 === 0 ? Effect.zipRight(runBare, runOurs) : Effect.zipRight(runOurs, runBare)
+    process.stdout.write(
+      `  round ${round + 1}: NestFleet ${ours.throughput.at(-1)!.toFixed(0)} jobs/s, ` +
+        `bare pg-boss ${theirs.throughput.at(-1)!.toFixed(0)} jobs/s\n`
+    )
+  }
+  const ms = (value: number) => value.toFixed(1)
+  const p = (values: ReadonlyArray<number>, rank: number) => percentile([...values], rank)
+  const oursThroughput = median(ours.throughput)
+  const bareThroughput = median(theirs.throughput)
+  const ratio = oursThroughput / bareThroughput
+  printTable([
+    ["", "NestFleet", "bare pg-boss", "NestFleet / bare"],
+    ["enqueue→start p50 (ms)", ms(p(ours.latencies, 50)), ms(p(theirs.latencies, 50)), ""],
+    ["enqueue→start p99 (ms)", ms(p(ours.latencies, 99)), ms(p(theirs.latencies, 99)), ""],
+    ["throughput, median (jobs/s)", oursThroughput.toFixed(0), bareThroughput.toFixed(0), `${(100 * ratio).toFixed(1)}%`]
+  ])
+  process.stdout.write(
+    `targets: p50 under 100 ms: ${p(ours.latencies, 50) < 100 ? "met" : "MISSED"}; ` +
+      `throughput within 10% of bare pg-boss: ${ratio >= 0.9 ? "met" : "MISSED"}\n`
+  )
+}).pipe(
+  Effect.provide(config),
+  Effect.provide(Logger.minimumLogLevel(LogLevel.Warning))
+)
+
+await Effect.runPromise(program)
