@@ -32,5 +32,5 @@ const app = Layer.mergeAll(HttpLive, withWorker ? WorkerLive : Layer.empty).pipe
 runMain({
   service,
   config: Config.all([DatabaseConfig, HttpConfig, JobsConfig, LoggingConfig, TracingConfig(service)]),
-  app
+  main: Layer.launch(app)
 })

@@ -30,5 +30,5 @@ const app = WorkerLive.pipe(
 runMain({
   service: "nestfleet-worker",
   config: Config.all([DatabaseConfig, JobsConfig, LoggingConfig, TracingConfig("nestfleet-worker")]),
-  app
+  main: Layer.launch(app)
 })

@@ -159,27 +159,33 @@ export const workOptions = (definition: JobDefinition.Any, config: JobsConfig) =
   notifyPollingIntervalSeconds: config.pollingIntervalSeconds
 })
 
-/** Works `definition`'s queue for the life of the scope; closing it lets running jobs finish. */
+/**
+ * Works `definition`'s queue for the life of the scope; closing it lets running jobs finish.
+ *
+ * Each of the `concurrency` fetch loops is registered on its own, so a loop knows its own
+ * id and can wake itself when a job it failed is due for a retry: NOTIFY announces new jobs
+ * only, and a woken loop fetches again as soon as it has settled its batch.
+ */
 export const work = <A, I, E, R>(definition: JobDefinition<string, A, I>, handler: Handler<A, E, R>) =>
   Effect.gen(function*() {
     const { boss } = yield* JobQueue
     const config = yield* JobsConfig
     const runtime = yield* Effect.runtime<Exclude<R, CurrentJob>>()
-    let workerId: string | undefined
-    const wakeIn = (seconds: number) => {
-      // A wake during the handler makes the worker fetch again as soon as it has settled the batch.
-      if (seconds <= 0) return workerId && boss.notifyWorker(workerId)
-      setTimeout(() => workerId && boss.notifyWorker(workerId), seconds * 1000 + 20).unref()
+    const options = { ...workOptions(definition, config), localConcurrency: 1, perJobResults: true }
+
+    const registerLoop = async () => {
+      let loopId: string | undefined
+      const wake = () => loopId !== undefined && boss.notifyWorker(loopId)
+      const wakeIn = (seconds: number) => {
+        if (seconds <= 0) wake()
+        else setTimeout(wake, seconds * 1000 + 20).unref()
+      }
+      loopId = await boss.work(definition.name, options, makeRunner(definition, handler, runtime, wakeIn))
     }
-    const run = makeRunner(definition, handler, runtime, wakeIn)
-    workerId = yield* Effect.acquireRelease(
+
+    yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () =>
-          boss.work(
-            definition.name,
-            { ...workOptions(definition, config), perJobResults: true },
-            run
-          ),
+        try: () => Promise.all(Array.from({ length: definition.worker.concurrency }, registerLoop)),
         catch: (cause) => new JobQueueUnavailable({ message: `Cannot work the queue ${definition.name}`, cause })
       }),
       () => Effect.promise(() => boss.offWork(definition.name, { wait: true }))

@@ -7,6 +7,8 @@ import {
   Deferred,
   Duration,
   Effect,
+  Exit,
+  Fiber,
   HashMap,
   Layer,
   List,
@@ -15,7 +17,8 @@ import {
   Queue,
   Ref,
   Schedule,
-  Schema
+  Schema,
+  Scope
 } from "effect"
 import { JobCatalogue } from "../src/Catalogue.js"
 import { CurrentJob } from "../src/CurrentJob.js"
@@ -32,7 +35,12 @@ const jobs = {
   flaky: JobDefinition.make("test_flaky", { payload: Greeting, retry: noRetryDelay }),
   traced: JobDefinition.make("test_traced", { payload: Greeting }),
   crashing: JobDefinition.make("test_crashing", { payload: Greeting, retry: { ...noRetryDelay, retryLimit: 0 } }),
-  wake: JobDefinition.make("test_wake", { payload: Greeting })
+  wake: JobDefinition.make("test_wake", { payload: Greeting }),
+  delayedRetry: JobDefinition.make("test_delayed_retry", {
+    payload: Greeting,
+    retry: { retryDelaySeconds: 1, backoff: false, retryLimit: 1 }
+  }),
+  slow: JobDefinition.make("test_slow", { payload: Greeting })
 }
 
 // A long poll interval: a worker that picks a job up quickly was woken by NOTIFY.
@@ -167,5 +175,42 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       const startedAt = yield* Deferred.await(started).pipe(Effect.timeout("5 seconds"))
       expect(startedAt - sentAt).toBeLessThan(2_000)
       expect(pollingIntervalSeconds * 1000).toBeGreaterThan(10 * (startedAt - sentAt))
+    }))
+
+  it.scoped("a retry after a delay runs when the delay is over, not at the next poll", () =>
+    Effect.gen(function*() {
+      const attempts = yield* Ref.make(List.empty<number>())
+      yield* JobWorker.work(jobs.delayedRetry, () =>
+        Effect.gen(function*() {
+          yield* Ref.update(attempts, List.prepend(Date.now()))
+          if ((yield* CurrentJob).attempt === 1) return yield* new TransientFailure({ message: "later" })
+        }))
+      const queue = yield* JobQueue
+      yield* queue.send(jobs.delayedRetry, { name: "delayed", times: 1 })
+      yield* expectState(jobs.delayedRetry.name, "completed")
+      const [second, first] = List.toArray(yield* Ref.get(attempts))
+      // One second of retry delay; well under the 30 s poll interval.
+      expect(second! - first!).toBeGreaterThanOrEqual(900)
+      expect(second! - first!).toBeLessThan(5_000)
+    }))
+
+  it.effect("stopping a worker lets the job it is running finish", () =>
+    Effect.gen(function*() {
+      const workerScope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      yield* JobWorker.work(jobs.slow, () =>
+        Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))).pipe(Scope.extend(workerScope))
+      const queue = yield* JobQueue
+      yield* queue.send(jobs.slow, { name: "slow", times: 1 })
+      yield* Deferred.await(started).pipe(Effect.timeout("10 seconds"))
+
+      const stopping = yield* Effect.fork(Scope.close(workerScope, Exit.void))
+      yield* Effect.sleep("300 millis")
+      expect(Option.isNone(yield* Fiber.poll(stopping))).toBe(true) // still waiting for the job
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(stopping)
+      const [job] = yield* findJobs(jobs.slow.name)
+      expect(job?.state).toBe("completed")
     }))
 })

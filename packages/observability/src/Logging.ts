@@ -1,8 +1,9 @@
 /**
  * Structured logs: Effect's `Logger` writes through pino, so every `Effect.log*` call,
  * with its annotations, spans and the current trace, becomes one JSON line (pretty on a
- * terminal). Secrets are kept out twice: values wrapped in `Redacted` print as
- * `<redacted>`, and pino redacts well-known secret keys wherever they appear.
+ * terminal). Secrets are kept out three ways: values wrapped in `Redacted` print as
+ * `<redacted>`, pino redacts well-known secret keys wherever they appear, and passwords
+ * inside URLs are cut out of messages and errors.
  */
 import { Cause, Context, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel, Option, Tracer } from "effect"
 import { pino } from "pino"
@@ -13,6 +14,11 @@ import { LoggingConfig, type LogLevelName } from "./LoggingConfig.js"
 const secretKeys = ["password", "secret", "token", "accessToken", "refreshToken", "apiKey", "authorization", "cookie"]
 
 const redactPaths = secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`])
+
+/** Credentials inside URLs (`postgres://user:password@host`), wherever a message or error holds one. */
+const urlCredentials = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]+@/gi
+
+export const scrubCredentials = (text: string): string => text.replace(urlCredentials, "$1:[redacted]@")
 
 const toEffectLevel: Record<LogLevelName, LogLevel.LogLevel> = {
   trace: LogLevel.Trace,
@@ -72,13 +78,13 @@ export const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void
       fields.spans = Object.fromEntries(List.toArray(spans).map((span) => [span.label, now - span.startTime]))
     }
     if (!Cause.isEmpty(cause)) {
-      fields.err = Cause.pretty(cause, { renderErrorCause: true })
+      fields.err = scrubCredentials(Cause.pretty(cause, { renderErrorCause: true }))
     }
     const { data, msg } = renderMessage(message)
     if (data.length > 0) {
       fields.data = data.length === 1 ? data[0] : data
     }
-    target[level](fields, msg)
+    target[level](fields, scrubCredentials(msg))
   })
 
 export interface PinoLoggerOptions {

@@ -1,10 +1,10 @@
 /**
  * How a NestFleet process runs: check every configuration variable up front (a bad one
  * stops the start with a message naming it), route logs through pino and spans to the
- * tracer, launch the process's layer, and on SIGTERM/SIGINT close it gracefully.
+ * tracer, run the process, and on SIGTERM/SIGINT close it gracefully.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, ConfigError, Effect, Layer } from "effect"
+import { Cause, type Config, ConfigError, Effect } from "effect"
 import * as Logging from "./Logging.js"
 import * as Tracing from "./Tracing.js"
 
@@ -31,19 +31,19 @@ export const formatConfigError = (error: ConfigError.ConfigError): string =>
 const reportInvalidConfig = (error: ConfigError.ConfigError) =>
   Effect.sync(() => process.stderr.write(`NestFleet cannot start: invalid configuration\n${formatConfigError(error)}\n`))
 
-export interface MainOptions<E> {
+export interface MainOptions<A, E> {
   /** Names the service in logs and traces. */
   readonly service: string
   /** Every variable the process reads, checked before anything starts. */
   readonly config: Config.Config<unknown>
-  /** The whole process; it runs until interrupted. */
-  readonly app: Layer.Layer<never, E>
+  /** What the process does: a long-running one is `Layer.launch(app)`, which runs until interrupted. */
+  readonly main: Effect.Effect<A, E>
 }
 
-export const program = <E>(options: MainOptions<E>) =>
+export const program = <A, E>(options: MainOptions<A, E>) =>
   Effect.gen(function*() {
     yield* options.config
-    yield* Layer.launch(options.app).pipe(
+    return yield* options.main.pipe(
       Effect.tapErrorCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logFatal(`${options.service} stopped on an error`, cause)
       ),
@@ -55,5 +55,6 @@ export const program = <E>(options: MainOptions<E>) =>
     Effect.tapError((error) => (ConfigError.isConfigError(error) ? reportInvalidConfig(error) : Effect.void))
   )
 
-export const runMain = <E>(options: MainOptions<E>): void =>
+/** Runs the process; SIGTERM or SIGINT interrupts it, which closes its layers gracefully. */
+export const runMain = <A, E>(options: MainOptions<A, E>): void =>
   NodeRuntime.runMain(program(options), { disableErrorReporting: true, disablePrettyLogger: true })
