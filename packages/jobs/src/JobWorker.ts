@@ -69,44 +69,55 @@ const makeRunner = <A, I, E, R>(
     return { id: job.id, status: "failed", output }
   }
 
-  const runOne = (job: Job<unknown>, attempt: number): Effect.Effect<JobResult, never, R> =>
-    Effect.gen(function*() {
-      const decoded = decode(job.data)
-      if (Either.isLeft(decoded)) {
-        const reason = ParseResult.TreeFormatter.formatErrorSync(decoded.left)
-        yield* Effect.logWarning("Job payload is invalid; failed without retry").pipe(
-          Effect.annotateLogs("reason", reason)
-        )
-        return { id: job.id, status: "deadletter", output: { error: "InvalidPayload", message: reason } }
-      }
-      const parent = JobEnvelope.parentSpan(decoded.right)
-      const exit = yield* handler(decoded.right.payload).pipe(
-        Effect.withSpan(spanName, {
-          kind: "consumer",
-          captureStackTrace: false,
-          ...(Option.isSome(parent) ? { parent: parent.value } : {}),
-          attributes: { "job.id": job.id, "job.name": definition.name, "job.attempt": attempt }
-        }),
-        Effect.exit
-      )
-      if (Exit.isSuccess(exit)) {
-        return { id: job.id, status: "completed" }
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) {
-        const described = describeFailure(failure.value)
-        yield* Effect.logWarning(
+  const invalidPayload = (job: Job<unknown>, error: ParseResult.ParseError): Effect.Effect<JobResult> => {
+    const reason = ParseResult.TreeFormatter.formatErrorSync(error)
+    return Effect.as(
+      Effect.logWarning("Job payload is invalid; failed without retry").pipe(Effect.annotateLogs("reason", reason)),
+      { id: job.id, status: "deadletter", output: { error: "InvalidPayload", message: reason } }
+    )
+  }
+
+  const failed = (job: Job<unknown>, attempt: number, cause: Cause.Cause<E>): Effect.Effect<JobResult> => {
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) {
+      const described = describeFailure(failure.value)
+      return Effect.as(
+        Effect.logWarning(
           attempt < maxAttempts ? "Job attempt failed; it will be retried" : "Job failed on its last attempt"
-        ).pipe(Effect.annotateLogs({ attempt, maxAttempts, error: described.error, reason: described.message }))
-        return retried(job, described)
-      }
-      if (Cause.isInterruptedOnly(exit.cause)) {
-        yield* Effect.logWarning("Job attempt interrupted; it will be retried")
-        return retried(job, { error: "Interrupted", message: "The worker stopped" })
-      }
-      yield* Effect.logError("Job handler crashed", exit.cause).pipe(Effect.annotateLogs({ attempt, maxAttempts }))
-      return retried(job, { error: "Defect", message: "The handler crashed; see logs" })
-    })
+        ).pipe(Effect.annotateLogs({ attempt, maxAttempts, error: described.error, reason: described.message })),
+        retried(job, described)
+      )
+    }
+    if (Cause.isInterruptedOnly(cause)) {
+      return Effect.as(
+        Effect.logWarning("Job attempt interrupted; it will be retried"),
+        retried(job, { error: "Interrupted", message: "The worker stopped" })
+      )
+    }
+    return Effect.as(
+      Effect.logError("Job handler crashed", cause).pipe(Effect.annotateLogs({ attempt, maxAttempts })),
+      retried(job, { error: "Defect", message: "The handler crashed; see logs" })
+    )
+  }
+
+  // Written with combinators rather than a generator: this runs for every job.
+  const runOne = (job: Job<unknown>, attempt: number): Effect.Effect<JobResult, never, R> => {
+    const decoded = decode(job.data)
+    if (Either.isLeft(decoded)) return invalidPayload(job, decoded.left)
+    const parent = JobEnvelope.parentSpan(decoded.right)
+    return handler(decoded.right.payload).pipe(
+      Effect.withSpan(spanName, {
+        kind: "consumer",
+        captureStackTrace: false,
+        ...(Option.isSome(parent) ? { parent: parent.value } : {}),
+        attributes: { "job.id": job.id, "job.name": definition.name, "job.attempt": attempt }
+      }),
+      Effect.matchCauseEffect({
+        onSuccess: (): Effect.Effect<JobResult> => Effect.succeed({ id: job.id, status: "completed" }),
+        onFailure: (cause) => failed(job, attempt, cause)
+      })
+    )
+  }
 
   const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
 
