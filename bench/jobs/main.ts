@@ -3,8 +3,8 @@
  * (JobQueue.send + JobWorker, Effect programs with decoding and spans) next to bare pg-boss
  * built with the very same settings, on the same database, in alternating rounds.
  *
- * Database: a fresh database on the server at BENCH_DATABASE_URL (else TEST_DATABASE_URL,
- * else DATABASE_URL); with none of them, the embedded database.
+ * Database: a fresh database per measurement on the server at BENCH_DATABASE_URL (else
+ * TEST_DATABASE_URL); with neither, the embedded database.
  */
 import * as Database from "@nestfleet/db/Database"
 import * as Sql from "@nestfleet/db/Sql"
@@ -15,7 +15,7 @@ import { JobQueue, queueOptions } from "@nestfleet/jobs/JobQueue"
 import { JobsConfig } from "@nestfleet/jobs/JobsConfig"
 import * as JobWorker from "@nestfleet/jobs/JobWorker"
 import * as PgBossFactory from "@nestfleet/jobs/PgBossFactory"
-import { ConfigProvider, Deferred, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted, Schema, type Scope } from "effect"
+import { ConfigProvider, Deferred, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted, Runtime, Schema, type Scope } from "effect"
 import type { PgBoss } from "pg-boss"
 import { median, now, percentile, printTable } from "../lib/Stats.js"
 
@@ -47,9 +47,8 @@ const config = Layer.setConfigProvider(
 
 /** Each measurement gets a database of its own, so none inherits another's rows or bloat. */
 const freshDatabase = Option.match(
-  Option.fromNullable(
-    process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || undefined
-  ),
+  // An admin URL: the benchmark creates a database of its own there for every measurement.
+  Option.fromNullable(process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || undefined),
   {
     onNone: () => Database.layerEmbedded({ dataDir: Database.inMemory }),
     onSome: (adminUrl) =>
@@ -146,11 +145,26 @@ const nestFleetLive = JobQueue.Default.pipe(
  */
 type Settlement = "perJob" | "batch"
 
+/**
+ * What the handler does per job: nothing, or start one empty Effect fiber (the least a
+ * handler written as an Effect program costs, before decoding, spans and context).
+ */
+type PerJob = "nothing" | "emptyFiber"
+
+const runEmptyFiber = (jobs: ReadonlyArray<unknown>) =>
+  new Promise<void>((resolve) => {
+    let running = jobs.length
+    for (let i = 0; i < jobs.length; i++) {
+      Runtime.runCallback(Runtime.defaultRuntime)(Effect.void, { onExit: () => --running === 0 && resolve() })
+    }
+  })
+
 const bareWork = (
   boss: PgBoss,
   definition: ProbeJob,
   jobsConfig: JobsConfig,
   settlement: Settlement,
+  perJob: PerJob,
   handle: (probe: typeof Probe.Type) => void
 ) =>
   Effect.acquireRelease(
@@ -159,6 +173,7 @@ const bareWork = (
         definition.name,
         { ...JobWorker.workOptions(definition, jobsConfig), perJobResults: settlement === "perJob" },
         async (jobs) => {
+          if (perJob === "emptyFiber") await runEmptyFiber(jobs)
           for (const job of jobs) handle(job.data)
           return settlement === "perJob" ? jobs.map((job) => ({ id: job.id, status: "completed" as const })) : undefined
         }
@@ -167,7 +182,7 @@ const bareWork = (
     () => Effect.promise(() => boss.offWork(definition.name, { wait: true }))
   )
 
-const bare = (settlement: Settlement): Effect.Effect<Figures, unknown, Database.Database | Scope.Scope> =>
+const bare = (settlement: Settlement, perJob: PerJob = "nothing"): Effect.Effect<Figures, unknown, Database.Database | Scope.Scope> =>
   Effect.gen(function*() {
     const database = yield* Database.Database
     const jobsConfig = yield* JobsConfig
@@ -187,7 +202,7 @@ const bare = (settlement: Settlement): Effect.Effect<Figures, unknown, Database.
     const latencies: Array<number> = []
     yield* Effect.scoped(Effect.gen(function*() {
       const counter = yield* makeCounter(settings.latencyJobs)
-      yield* bareWork(boss, latencyJob, jobsConfig, settlement, (probe) => {
+      yield* bareWork(boss, latencyJob, jobsConfig, settlement, perJob, (probe) => {
         latencies.push(now() - probe.sentAt)
         counter.mark()
       })
@@ -199,7 +214,7 @@ const bare = (settlement: Settlement): Effect.Effect<Figures, unknown, Database.
     const throughput = yield* Effect.scoped(Effect.gen(function*() {
       const counter = yield* makeCounter(settings.backlogJobs)
       const started = now()
-      yield* bareWork(boss, backlogJob, jobsConfig, settlement, counter.mark)
+      yield* bareWork(boss, backlogJob, jobsConfig, settlement, perJob, counter.mark)
       return settings.backlogJobs / ((yield* counter.done) - started) * 1000
     }))
     return { latencies, throughput }
@@ -214,7 +229,8 @@ const describeDatabase = Effect.gen(function*() {
 const subjects = [
   { name: "NestFleet", run: Effect.provide(nestFleet, nestFleetLive) },
   { name: "pg-boss, same options", run: Effect.provide(Effect.scoped(bare("perJob")), freshDatabase) },
-  { name: "pg-boss, batch completion", run: Effect.provide(Effect.scoped(bare("batch")), freshDatabase) }
+  { name: "pg-boss, batch completion", run: Effect.provide(Effect.scoped(bare("batch")), freshDatabase) },
+  { name: "pg-boss + empty fiber", run: Effect.provide(Effect.scoped(bare("perJob", "emptyFiber")), freshDatabase) }
 ] as const
 
 const program = Effect.gen(function*() {
@@ -225,7 +241,8 @@ const program = Effect.gen(function*() {
       `  throughput: a ${settings.backlogJobs}-job backlog drained by ${settings.concurrency} fetch loops × batches of ` +
       `${settings.batchSize}; LISTEN/NOTIFY on; polling every ${settings.pollingIntervalSeconds} s\n` +
       `  "same options": bare pg-boss with NestFleet's work options, results per job included; ` +
-      `"batch completion": pg-boss's default settlement\n`
+      `"batch completion": pg-boss's default settlement; "+ empty fiber": same options, and the handler starts ` +
+      `one empty Effect fiber per job (the floor for any Effect handler)\n`
   )
   const figures = subjects.map(() => ({ latencies: [] as Array<number>, throughput: [] as Array<number> }))
   for (let round = 0; round < settings.rounds; round++) {
@@ -250,7 +267,7 @@ const program = Effect.gen(function*() {
     ["enqueue→start p50 (ms)", ...figures.map((figure) => ms(p(figure.latencies, 50)))],
     ["enqueue→start p99 (ms)", ...figures.map((figure) => ms(p(figure.latencies, 99)))],
     ["throughput, median (jobs/s)", ...throughput.map((value) => value.toFixed(0))],
-    ["NestFleet's throughput as a share", "100%", ratio(1), ratio(2)]
+    ["NestFleet's throughput as a share", "100%", ratio(1), ratio(2), ratio(3)]
   ])
   const p50 = p(figures[0]!.latencies, 50)
   process.stdout.write(

@@ -29,18 +29,20 @@ export interface ServerOptions {
   readonly shutdownTimeout: Duration.Duration
 }
 
-export const makeLayer = (options: ServerOptions) => {
-  const server = Http.createServer()
-  return Layer.scopedDiscard(drainOnClose(server, options.shutdownTimeout)).pipe(
-    Layer.provideMerge(HttpApiBuilder.serve(edge)),
-    Layer.provide(ApiFailures.layer(options.maxBodyBytes)),
-    Layer.provide(HttpApiSwagger.layer({ path: `${apiPrefix}/docs` })),
-    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: `${apiPrefix}/openapi.json` })),
-    Layer.provide(ApiLive),
-    HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(() => server, options.listen))
-  )
-}
+export const makeLayer = (options: ServerOptions) =>
+  // A new Node server each time the layer is built.
+  Layer.unwrapEffect(Effect.sync(() => {
+    const server = Http.createServer()
+    return Layer.scopedDiscard(drainOnClose(server, options.shutdownTimeout)).pipe(
+      Layer.provideMerge(HttpApiBuilder.serve(edge)),
+      Layer.provide(ApiFailures.layer(options.maxBodyBytes)),
+      Layer.provide(HttpApiSwagger.layer({ path: `${apiPrefix}/docs` })),
+      Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: `${apiPrefix}/openapi.json` })),
+      Layer.provide(ApiLive),
+      HttpServer.withLogAddress,
+      Layer.provideMerge(NodeHttpServer.layer(() => server, options.listen))
+    )
+  }))
 
 export const HttpLive = Layer.unwrapEffect(
   Effect.gen(function*() {

@@ -3,6 +3,9 @@
  * by environment variables and stopped by a signal.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as TcpProxy from "@nestfleet/db/testing/TcpProxy"
+import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
+import { Effect, Fiber, Option, Redacted, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
@@ -77,11 +80,41 @@ describe("the API process", () => {
       const lines = started.output().trim().split("\n").map((line) => JSON.parse(line) as { msg: string })
       const messages = lines.map((line) => line.msg)
       expect(messages).toContain("HTTP server stopped")
-      expect(messages).toContain("Worker stopped; running jobs finished")
+      expect(messages).toContain("Worker stopped")
       // The lock on the data dir is released for the next start.
       expect(Fs.existsSync(Path.join(dataDir, "nestfleet.lock"))).toBe(false)
     } finally {
       started.child.kill("SIGKILL")
     }
   }, 90_000)
+
+  // Slowing the database down needs a server behind a proxy (see Http.test.ts).
+  it.live.skipIf(Option.isNone(TestDatabase.serverUrl))(
+    "on SIGTERM, finishes the request in flight, then exits 0 (needs a server: TEST_DATABASE_URL)",
+    () =>
+      Effect.gen(function*() {
+        const { url } = yield* TestDatabase.createServerDatabase(Option.getOrThrow(TestDatabase.serverUrl))
+        const direct = new URL(Redacted.value(url))
+        const proxy = yield* TcpProxy.make({ host: direct.hostname, port: Number(direct.port || 5432) })
+        direct.host = `127.0.0.1:${proxy.port}`
+        const port = yield* Effect.promise(freePort)
+        const started = start({ PORT: String(port), DATABASE_URL: direct.toString() }, ["--with-worker"])
+        yield* Effect.addFinalizer(() => Effect.sync(() => started.child.kill("SIGKILL")))
+        yield* Effect.promise(() => waitFor(() => started.output().includes("Listening on"), 60_000))
+
+        yield* proxy.setDelay(400)
+        const before = yield* proxy.clientChunks
+        const inFlight = yield* Effect.fork(Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/v1/ready`)))
+        yield* proxy.clientChunks.pipe(
+          Effect.filterOrFail((chunks) => chunks > before),
+          Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("10 seconds")))
+        )
+        started.child.kill("SIGTERM")
+        const response = yield* Fiber.join(inFlight)
+        expect(response.status).toBe(200)
+        expect(yield* Effect.promise(() => started.exited)).toBe(0)
+        expect(started.output()).toContain("HTTP server draining 1 request(s)")
+      }).pipe(Effect.scoped),
+    120_000
+  )
 })

@@ -13,12 +13,13 @@ import * as Http from "../src/Http.js"
 export const maxBodyBytes = 1024 * 1024
 
 export const layer = (
-  database: Layer.Layer<TestDatabase.Services, unknown> = TestDatabase.layer
+  database: Layer.Layer<TestDatabase.Services, unknown> = TestDatabase.layer,
+  options: { readonly shutdownTimeout?: Duration.DurationInput } = {}
 ) =>
   Http.makeLayer({
     listen: { port: 0, host: "127.0.0.1" },
     maxBodyBytes,
-    shutdownTimeout: Duration.seconds(5)
+    shutdownTimeout: Duration.decode(options.shutdownTimeout ?? "5 seconds")
   }).pipe(
     Layer.provide(SystemStatus.Default),
     Layer.provideMerge(JobQueue.Default),

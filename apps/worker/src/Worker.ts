@@ -8,11 +8,12 @@ import { Effect, Layer } from "effect"
 
 const steps: ReadonlyArray<Layer.Layer<never, never, JobQueue>> = []
 
-const announce = Layer.scopedDiscard(
+/** Built before the steps and so closed after them: "stopped" is logged once every step has stopped. */
+const lifecycle = Layer.scopedDiscard(
   Effect.acquireRelease(
-    Effect.logInfo(`Worker started with ${steps.length} pipeline step(s)`),
-    () => Effect.logInfo("Worker stopped; running jobs finished")
+    Effect.logInfo(`Worker starting ${steps.length} pipeline step(s)`),
+    () => Effect.logInfo("Worker stopped")
   )
 )
 
-export const WorkerLive = Layer.mergeAll(announce, ...steps)
+export const WorkerLive = Layer.mergeAll(Layer.empty, ...steps).pipe(Layer.provide(lifecycle))

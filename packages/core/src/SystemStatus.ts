@@ -31,7 +31,7 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@nestfleet/cor
 
     const readiness = Effect.fn("SystemStatus.readiness")(function*() {
       const [database, queue] = yield* Effect.all(
-        [probe("database", healthRepo.ping), probe("queue", jobQueue.ping(checkTimeout))],
+        [probe("database", healthRepo.ping), probe("queue", jobQueue.ping)],
         { concurrency: "unbounded" }
       )
       const checks = new ReadinessChecks({ database, queue })

@@ -69,6 +69,12 @@ export const run = Effect.fn("Migrator.run")(function*(migrations: ReadonlyArray
   yield* ensureTable
   const applied = yield* appliedChecksums
   yield* verifyChecksums(migrations, applied)
+  const known = new Set(migrations.map((migration) => migration.name))
+  const unknown = [...applied.keys()].filter((name) => !known.has(name))
+  if (unknown.length > 0) {
+    // A rollback of the code, not of the schema: fine while the migrations stayed compatible.
+    yield* Effect.logWarning(`The database has migrations this build does not know: ${unknown.join(", ")}`)
+  }
   const appliedNow: Array<string> = []
   for (const migration of migrations) {
     if (applied.has(migration.name)) continue

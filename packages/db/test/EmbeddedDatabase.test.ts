@@ -87,4 +87,15 @@ describe("embedded database", () => {
       expect(Fs.existsSync(Path.join(dataDir, "nestfleet.lock"))).toBe(false)
     })
   }, 60_000)
+
+  it.live("takes over a lock with its own pid, left by an earlier process (pid 1 in a restarted container)", () => {
+    const dataDir = tempDataDir()
+    Fs.writeFileSync(Path.join(dataDir, "nestfleet.lock"), JSON.stringify({ pid: process.pid, token: "earlier" }))
+    return Effect.gen(function*() {
+      yield* Layer.build(Database.layerEmbedded({ dataDir }))
+      const lock = JSON.parse(Fs.readFileSync(Path.join(dataDir, "nestfleet.lock"), "utf8"))
+      expect(lock.pid).toBe(process.pid)
+      expect(lock.token).not.toBe("earlier")
+    }).pipe(Effect.scoped)
+  }, 60_000)
 })

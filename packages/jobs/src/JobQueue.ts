@@ -9,7 +9,8 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Database } from "@nestfleet/db/Database"
-import { Duration, Effect, Option, Runtime, Schema } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Cause, Duration, Effect, Exit, Option, Runtime, Schema } from "effect"
 import type { PgBoss } from "pg-boss"
 import { JobCatalogue } from "./Catalogue.js"
 import type { JobDefinition } from "./JobDefinition.js"
@@ -49,7 +50,10 @@ const startBoss = Effect.gen(function*() {
       const boss = PgBossFactory.make(database)
       const runtime = yield* Effect.runtime<never>()
       const runFork = Runtime.runFork(runtime)
-      boss.on("error", (error) => runFork(Effect.logError("Job queue error", error)))
+      // pg-boss reports errors as plain objects (message, stack, queue): log what they say.
+      boss.on("error", (error) =>
+        runFork(Effect.logError(`Job queue error: ${error.message}`).pipe(Effect.annotateLogs({ stack: error.stack })))
+      )
       boss.on("warning", (warning) => runFork(Effect.logWarning(`Job queue warning: ${warning.message}`)))
       yield* attempt("The job queue (pg-boss) failed to start", () => boss.start())
       return boss
@@ -76,46 +80,51 @@ export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQue
     const boss = yield* startBoss
     yield* Effect.forEach(catalogue, (job) => createQueue(boss, job), { discard: true })
 
+    const known = new Set(catalogue.map((job) => job.name))
+
     /** pg-boss's statements, run by our SqlClient in the caller's fiber context. */
     const callerDb = (runtime: Runtime.Runtime<never>) => ({
-      executeSql: (text: string, values?: Array<unknown>) =>
-        Runtime.runPromise(runtime)(
-          sql.unsafe(text, values ?? []).raw.pipe(
-            // pg-boss reads the driver's error (code, constraint), not ours.
-            Effect.catchTag("SqlError", (error) => Effect.die(error.cause ?? error))
-          ) as Effect.Effect<{ rows: Array<any> }>
-        )
+      executeSql: async (text: string, values?: Array<unknown>) => {
+        const exit = await Runtime.runPromiseExit(runtime)(sql.unsafe(text, values ?? []).raw)
+        if (Exit.isSuccess(exit)) return exit.value as { rows: Array<any> }
+        // pg-boss reads the driver's error (code, constraint) to explain a failed insert.
+        const error = Cause.squash(exit.cause)
+        throw error instanceof SqlError ? error.cause : error
+      }
     })
 
-    const send = <A, I>(job: JobDefinition<string, A, I>, payload: A, options: SendOptions = {}) =>
-      Effect.gen(function*() {
+    const send = Effect.fn("JobQueue.send", { kind: "producer" })(
+      function*<A, I>(job: JobDefinition<string, A, I>, payload: A, options: SendOptions = {}) {
+        yield* Effect.annotateCurrentSpan("job.name", job.name)
+        // Refused up front: pg-boss would look an unknown queue up on a connection of its own,
+        // which inside a transaction on the embedded database's single connection never comes.
+        if (!known.has(job.name)) {
+          return yield* new JobSendError({ job: job.name, cause: new Error("the job is not in the catalogue") })
+        }
         const encoded = yield* Schema.encode(job.payload)(payload).pipe(Effect.orDie)
         const envelope = yield* JobEnvelope.wrap(encoded)
         const runtime = yield* Effect.runtime<never>()
         const id = yield* Effect.tryPromise({
-          try: () =>
-            boss.send(job.name, envelope, {
-              ...options,
-              db: callerDb(runtime)
-            }),
+          try: () => boss.send(job.name, envelope, { ...options, db: callerDb(runtime) }),
           catch: (cause) => new JobSendError({ job: job.name, cause })
         })
         yield* Effect.annotateCurrentSpan("job.id", id ?? "deduplicated")
         return Option.map(Option.fromNullable(id), JobId.make)
-      }).pipe(Effect.withSpan("JobQueue.send", { kind: "producer", attributes: { "job.name": job.name } }))
+      }
+    )
 
-    /** Answers whether pg-boss's schema is reachable, within `timeout`. */
-    const ping = (timeout: Duration.DurationInput) =>
-      attempt("The job queue is unreachable", () => boss.schemaVersion()).pipe(
-        Effect.flatMap((version) =>
-          version === null ? Effect.fail(new JobQueueUnavailable({ message: "pg-boss is not installed" })) : Effect.void
-        ),
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new JobQueueUnavailable({ message: "The job queue did not answer in time" })
-        })
+    /** Answers whether pg-boss's schema is reachable. */
+    const ping = attempt("The job queue is unreachable", () => boss.schemaVersion()).pipe(
+      Effect.flatMap((version) =>
+        version === null ? Effect.fail(new JobQueueUnavailable({ message: "pg-boss is not installed" })) : Effect.void
       )
+    )
 
-    return { send, ping, boss } as const
+    return {
+      send,
+      ping,
+      /** pg-boss itself, for the worker runner and tests. Produce jobs with `send`, which is typed and transactional. */
+      boss
+    } as const
   })
 }) {}

@@ -6,6 +6,8 @@
  * - Each run is a span that continues the trace of whoever enqueued the job.
  * - A typed failure fails the attempt; pg-boss retries it per the job's policy.
  * - A defect is logged with the job id, then handled like a failure.
+ * - An attempt that pg-boss gives up on (expired, claim lost) or that outlives a stop is
+ *   interrupted, and retried.
  */
 import {
   Cause,
@@ -13,9 +15,11 @@ import {
   Effect,
   Either,
   Exit,
+  Fiber,
   FiberId,
   FiberRef,
   FiberRefs,
+  FiberSet,
   HashMap,
   Layer,
   Option,
@@ -43,21 +47,29 @@ const describeFailure = (error: unknown): { readonly error: string; readonly mes
 }
 
 /**
- * The longest pg-boss waits before a failed attempt's retry becomes available (its backoff
- * picks a delay between half this and this).
+ * The longest pg-boss waits before a failed attempt's retry becomes available. With backoff
+ * it waits between half this and this, from a base of at least one second.
  */
 export const retryAvailableAfterSeconds = ({ retry }: JobDefinition.Any, attempt: number): number =>
   retry.backoff
-    ? Math.min(retry.retryDelayMaxSeconds ?? Infinity, retry.retryDelaySeconds * 2 ** Math.min(16, attempt))
+    ? Math.min(retry.retryDelayMaxSeconds ?? Infinity, Math.max(1, retry.retryDelaySeconds) * 2 ** Math.min(16, attempt))
     : retry.retryDelaySeconds
 
-const makeRunner = <A, I, E, R>(
-  definition: JobDefinition<string, A, I>,
-  handler: Handler<A, E, R>,
-  runtime: Runtime.Runtime<Exclude<R, CurrentJob>>,
+interface Runner {
+  /** Runs a batch as pg-boss hands it over; resolves with one result per job. */
+  readonly runBatch: (jobs: ReadonlyArray<Job<unknown>>) => Promise<Array<JobResult>>
+}
+
+const makeRunner = <A, I, E, R>(options: {
+  readonly definition: JobDefinition<string, A, I>
+  readonly handler: Handler<A, E, R>
+  readonly runtime: Runtime.Runtime<Exclude<R, CurrentJob>>
+  /** The running jobs; interrupting them is how a stop that runs out of time ends them. */
+  readonly running: FiberSet.FiberSet<JobResult>
   /** Called when a retry will be available in this many seconds (NOTIFY only covers new jobs). */
-  wakeIn: (seconds: number) => void
-) => {
+  readonly wakeIn: (seconds: number) => void
+}): Runner => {
+  const { definition, handler, runtime, running, wakeIn } = options
   // One synchronous decode of envelope and payload: this runs for every job.
   const decode = Schema.decodeUnknownEither(JobEnvelope.schema(definition.payload))
   const maxAttempts = definition.retry.retryLimit + 1
@@ -88,12 +100,6 @@ const makeRunner = <A, I, E, R>(
         retried(job, described)
       )
     }
-    if (Cause.isInterruptedOnly(cause)) {
-      return Effect.as(
-        Effect.logWarning("Job attempt interrupted; it will be retried"),
-        retried(job, { error: "Interrupted", message: "The worker stopped" })
-      )
-    }
     return Effect.as(
       Effect.logError("Job handler crashed", cause).pipe(Effect.annotateLogs({ attempt, maxAttempts })),
       retried(job, { error: "Defect", message: "The handler crashed; see logs" })
@@ -109,13 +115,15 @@ const makeRunner = <A, I, E, R>(
       Effect.withSpan(spanName, {
         kind: "consumer",
         captureStackTrace: false,
-        ...(Option.isSome(parent) ? { parent: parent.value } : {}),
+        // A job sent from outside a trace starts its own, whatever span started the worker.
+        ...(Option.isSome(parent) ? { parent: parent.value } : { root: true }),
         attributes: { "job.id": job.id, "job.name": definition.name, "job.attempt": attempt }
       }),
       Effect.matchCauseEffect({
         onSuccess: (): Effect.Effect<JobResult> => Effect.succeed({ id: job.id, status: "completed" }),
         onFailure: (cause) => failed(job, attempt, cause)
-      })
+      }),
+      Effect.onInterrupt(() => Effect.logWarning("Job attempt interrupted; it will be retried"))
     )
   }
 
@@ -140,23 +148,39 @@ const makeRunner = <A, I, E, R>(
       })
     })
 
-  return (jobs: ReadonlyArray<Job<unknown>>): Promise<Array<JobResult>> =>
-    new Promise((resolve) => {
-      const results = new Array<JobResult>(jobs.length)
-      let running = jobs.length
-      jobs.forEach((job, index) => {
-        const attempt = job.retryCount + 1
-        Runtime.runCallback(runtimeFor(job, attempt))(runOne(job, attempt), {
-          onExit: (exit) => {
-            // runOne turns every outcome of the handler into a result; only a bug of ours lands here.
-            results[index] = Exit.isSuccess(exit)
-              ? exit.value
-              : { id: job.id, status: "failed", output: { error: "Defect", message: Cause.pretty(exit.cause) } }
-            if (--running === 0) resolve(results)
-          }
-        })
-      })
+  /** Starts a job; pg-boss aborting its signal (expiry, lost claim) interrupts it. */
+  const start = (job: Job<unknown>, onResult: (result: JobResult) => void) => {
+    const attempt = job.retryCount + 1
+    const fiber = Runtime.runFork(runtimeFor(job, attempt))(runOne(job, attempt))
+    const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
+    job.signal.addEventListener("abort", interrupt, { once: true })
+    fiber.addObserver((exit) => {
+      job.signal.removeEventListener("abort", interrupt)
+      onResult(
+        Exit.isSuccess(exit)
+          ? exit.value
+          : Cause.isInterruptedOnly(exit.cause)
+          ? retried(job, { error: "Interrupted", message: "The attempt was stopped before it finished" })
+          // runOne turns every outcome of the handler into a result; only a bug of ours lands here.
+          : { id: job.id, status: "failed", output: { error: "Defect", message: Cause.pretty(exit.cause) } }
+      )
     })
+    FiberSet.unsafeAdd(running, fiber)
+  }
+
+  return {
+    runBatch: (jobs) =>
+      new Promise((resolve) => {
+        const results = new Array<JobResult>(jobs.length)
+        let pending = jobs.length
+        jobs.forEach((job, index) =>
+          start(job, (result) => {
+            results[index] = result
+            if (--pending === 0) resolve(results)
+          })
+        )
+      })
+  }
 }
 
 /** How pg-boss fetches for a queue: the definition's concurrency and batch size, our polling. */
@@ -171,7 +195,9 @@ export const workOptions = (definition: JobDefinition.Any, config: JobsConfig) =
 })
 
 /**
- * Works `definition`'s queue for the life of the scope; closing it lets running jobs finish.
+ * Works `definition`'s queue for the life of the scope. Closing the scope stops fetching and
+ * lets the running jobs finish; those still running after the shutdown timeout are
+ * interrupted, and pg-boss retries them.
  *
  * Each of the `concurrency` fetch loops is registered on its own, so a loop knows its own
  * id and can wake itself when a job it failed is due for a retry: NOTIFY announces new jobs
@@ -182,6 +208,7 @@ export const work = <A, I, E, R>(definition: JobDefinition<string, A, I>, handle
     const { boss } = yield* JobQueue
     const config = yield* JobsConfig
     const runtime = yield* Effect.runtime<Exclude<R, CurrentJob>>()
+    const running = yield* FiberSet.make<JobResult>()
     const options = { ...workOptions(definition, config), localConcurrency: 1, perJobResults: true }
 
     const registerLoop = async () => {
@@ -191,15 +218,31 @@ export const work = <A, I, E, R>(definition: JobDefinition<string, A, I>, handle
         if (seconds <= 0) wake()
         else setTimeout(wake, seconds * 1000 + 20).unref()
       }
-      loopId = await boss.work(definition.name, options, makeRunner(definition, handler, runtime, wakeIn))
+      const runner = makeRunner({ definition, handler, runtime, running, wakeIn })
+      loopId = await boss.work(definition.name, options, runner.runBatch)
     }
+
+    // Finalizers run uninterruptibly: the waits are made interruptible so their timeouts can end them.
+    const stop = Effect.gen(function*() {
+      const stopped = yield* Effect.fork(Effect.promise(() => boss.offWork(definition.name, { wait: true })))
+      const waitStopped = Effect.interruptible(Fiber.join(stopped)).pipe(
+        Effect.timeout(config.shutdownTimeout),
+        Effect.option
+      )
+      if (Option.isNone(yield* waitStopped)) {
+        yield* Effect.logWarning(`Jobs of ${definition.name} still running at the shutdown timeout; interrupting them`)
+        yield* FiberSet.clear(running)
+        // Interrupted jobs settle as failures (retried later), which lets pg-boss stop the loops.
+        yield* waitStopped
+      }
+    })
 
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => Promise.all(Array.from({ length: definition.worker.concurrency }, registerLoop)),
         catch: (cause) => new JobQueueUnavailable({ message: `Cannot work the queue ${definition.name}`, cause })
       }),
-      () => Effect.promise(() => boss.offWork(definition.name, { wait: true }))
+      () => stop
     )
     yield* Effect.logDebug(`Working queue ${definition.name}`)
   })

@@ -40,18 +40,25 @@ const jobs = {
     payload: Greeting,
     retry: { retryDelaySeconds: 1, backoff: false, retryLimit: 1 }
   }),
-  slow: JobDefinition.make("test_slow", { payload: Greeting })
+  slow: JobDefinition.make("test_slow", { payload: Greeting }),
+  stuck: JobDefinition.make("test_stuck", { payload: Greeting, retry: { retryDelaySeconds: 60 } })
 }
 
 // A long poll interval: a worker that picks a job up quickly was woken by NOTIFY.
 const pollingIntervalSeconds = 30
+const shutdownTimeoutSeconds = 2
 
 const TestLayer = JobQueue.Default.pipe(
   Layer.provideMerge(TestDatabase.layer),
   Layer.provide(Layer.succeed(JobCatalogue, Object.values(jobs))),
   Layer.provide(
     Layer.setConfigProvider(
-      ConfigProvider.fromMap(new Map([["JOBS_POLLING_INTERVAL_SECONDS", String(pollingIntervalSeconds)]]))
+      ConfigProvider.fromMap(
+        new Map([
+          ["JOBS_POLLING_INTERVAL_SECONDS", String(pollingIntervalSeconds)],
+          ["SHUTDOWN_TIMEOUT", `${shutdownTimeoutSeconds} seconds`]
+        ])
+      )
     )
   )
 )
@@ -212,5 +219,29 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       yield* Fiber.join(stopping)
       const [job] = yield* findJobs(jobs.slow.name)
       expect(job?.state).toBe("completed")
+    }))
+
+  it.effect("a job still running at the shutdown timeout is interrupted, and left for a retry", () =>
+    Effect.gen(function*() {
+      const workerScope = yield* Scope.make()
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<void>()
+      yield* JobWorker.work(jobs.stuck, () =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.never),
+          Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+        )).pipe(Scope.extend(workerScope))
+      const queue = yield* JobQueue
+      yield* queue.send(jobs.stuck, { name: "stuck", times: 1 })
+      yield* Deferred.await(started).pipe(Effect.timeout("10 seconds"))
+
+      const stopStarted = Date.now()
+      yield* Scope.close(workerScope, Exit.void).pipe(Effect.timeout("20 seconds"))
+      const stopTook = Date.now() - stopStarted
+      expect(stopTook).toBeGreaterThanOrEqual(shutdownTimeoutSeconds * 1000 - 100)
+      expect(stopTook).toBeLessThan(shutdownTimeoutSeconds * 1000 + 5_000)
+      expect(yield* Deferred.isDone(interrupted)).toBe(true)
+      const retry = yield* expectState(jobs.stuck.name, "retry")
+      expect(retry.output).toMatchObject({ error: "Interrupted" })
     }))
 })

@@ -48,13 +48,25 @@ const toPinoLevel = (level: LogLevel.LogLevel): pino.Level => {
   }
 }
 
+/** What a log line shows of a value: errors by their type, message and stack, strings scrubbed. */
+const renderValue = (value: unknown): unknown => {
+  if (value instanceof Error) {
+    return {
+      type: value.name,
+      message: scrubCredentials(value.message),
+      ...(value.stack === undefined ? {} : { stack: scrubCredentials(value.stack) })
+    }
+  }
+  return typeof value === "string" ? scrubCredentials(value) : value
+}
+
 const renderMessage = (message: unknown): { readonly msg: string; readonly data: ReadonlyArray<unknown> } => {
   const parts = Array.isArray(message) ? message : [message]
   const text: Array<string> = []
   const data: Array<unknown> = []
   for (const part of parts) {
     if (typeof part === "string") text.push(part)
-    else data.push(part)
+    else data.push(renderValue(part))
   }
   return { msg: text.join(" "), data }
 }
@@ -66,7 +78,7 @@ export const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void
     if (!target.isLevelEnabled(level)) return
     const fields: Record<string, unknown> = {}
     for (const [key, value] of HashMap.toEntries(annotations)) {
-      fields[key] = value
+      fields[key] = renderValue(value)
     }
     const currentSpan = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
     if (Option.isSome(currentSpan)) {
@@ -84,7 +96,7 @@ export const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void
     if (data.length > 0) {
       fields.data = data.length === 1 ? data[0] : data
     }
-    target[level](fields, scrubCredentials(msg))
+    target[level](fields, renderValue(msg) as string)
   })
 
 export interface PinoLoggerOptions {

@@ -70,7 +70,9 @@ export const shape = (
       ...body,
       requestId
     }
-  return HttpServerResponse.unsafeJson(shaped, { status: response.status, headers: response.headers })
+  const shapedResponse = HttpServerResponse.unsafeJson(shaped, { status: response.status, headers: response.headers })
+  // The rest of an oversized body is not worth reading: close the connection after answering.
+  return response.status === 413 ? HttpServerResponse.setHeader(shapedResponse, "connection", "close") : shapedResponse
 }
 
 export const middleware = HttpMiddleware.make((app) =>

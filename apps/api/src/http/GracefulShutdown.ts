@@ -30,7 +30,8 @@ export const drainOnClose = (server: Http.Server, timeout: Duration.Duration) =>
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
         })
-        yield* closed.pipe(
+        // Finalizers run uninterruptibly; the wait must be interruptible for its timeout to end it.
+        yield* Effect.interruptible(closed).pipe(
           Effect.timeoutTo({
             duration: timeout,
             onSuccess: () => Effect.logInfo("HTTP server stopped"),

@@ -13,6 +13,8 @@ export interface TcpProxy {
   readonly restore: Effect.Effect<void>
   /** Holds every chunk this long before passing it on. */
   readonly setDelay: (millis: number) => Effect.Effect<void>
+  /** How many chunks clients have sent so far: a test waits on it to know a query is under way. */
+  readonly clientChunks: Effect.Effect<number>
 }
 
 export const make = (target: { readonly host: string; readonly port: number }) =>
@@ -21,8 +23,10 @@ export const make = (target: { readonly host: string; readonly port: number }) =
       const sockets = new Set<Net.Socket>()
       let delay = 0
       let up = true
-      const relay = (from: Net.Socket, to: Net.Socket) =>
+      let clientChunks = 0
+      const relay = (from: Net.Socket, to: Net.Socket, fromClient: boolean) =>
         from.on("data", (chunk) => {
+          if (fromClient) clientChunks++
           if (delay === 0) to.write(chunk)
           else setTimeout(() => to.writable && to.write(chunk), delay)
         })
@@ -37,8 +41,8 @@ export const make = (target: { readonly host: string; readonly port: number }) =
             upstream.destroy()
           })
         }
-        relay(client, upstream)
-        relay(upstream, client)
+        relay(client, upstream, true)
+        relay(upstream, client, false)
         client.on("close", () => upstream.destroy())
         upstream.on("close", () => client.destroy())
       })
@@ -60,7 +64,8 @@ export const make = (target: { readonly host: string; readonly port: number }) =
             setDelay: (millis) =>
               Effect.sync(() => {
                 delay = millis
-              })
+              }),
+            clientChunks: Effect.sync(() => clientChunks)
           },
           close: () => {
             dropAll()
