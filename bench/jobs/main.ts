@@ -261,19 +261,23 @@ const program = Effect.gen(function*() {
   const ms = (value: number) => value.toFixed(1)
   const p = (values: ReadonlyArray<number>, rank: number) => percentile([...values], rank)
   const throughput = figures.map((figure) => median(figure.throughput))
-  const ratio = (index: number) => `${(100 * throughput[0]! / throughput[index]!).toFixed(1)}%`
+  // Each round measures every subject back to back, so a round's ratio is less exposed to the
+  // machine's drift than the ratio of medians; the median of those ratios is what is judged.
+  const pairedRatio = (index: number) =>
+    median(figures[0]!.throughput.map((ours, round) => ours / figures[index]!.throughput[round]!))
+  const ratio = (index: number) => `${(100 * pairedRatio(index)).toFixed(1)}%`
   printTable([
     ["", ...subjects.map((subject) => subject.name)],
     ["enqueue→start p50 (ms)", ...figures.map((figure) => ms(p(figure.latencies, 50)))],
     ["enqueue→start p99 (ms)", ...figures.map((figure) => ms(p(figure.latencies, 99)))],
     ["throughput, median (jobs/s)", ...throughput.map((value) => value.toFixed(0))],
-    ["NestFleet's throughput as a share", "100%", ratio(1), ratio(2), ratio(3)]
+    ["NestFleet / subject, median of rounds", "100%", ratio(1), ratio(2), ratio(3)]
   ])
   const p50 = p(figures[0]!.latencies, 50)
   process.stdout.write(
     `targets: p50 under 100 ms: ${p50 < 100 ? "met" : "MISSED"} (${ms(p50)} ms); ` +
-      `throughput within 10% of bare pg-boss: same options ${throughput[0]! >= 0.9 * throughput[1]! ? "met" : "MISSED"}, ` +
-      `batch completion ${throughput[0]! >= 0.9 * throughput[2]! ? "met" : "MISSED"}\n`
+      `throughput within 10% of bare pg-boss: same options ${pairedRatio(1) >= 0.9 ? "met" : "MISSED"}, ` +
+      `batch completion ${pairedRatio(2) >= 0.9 ? "met" : "MISSED"}\n`
   )
 }).pipe(
   Effect.provide(config),
