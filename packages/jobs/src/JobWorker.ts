@@ -25,12 +25,14 @@ import {
   Option,
   ParseResult,
   Runtime,
-  Schema
+  Schema,
+  Tracer
 } from "effect"
 import type { Job, JobResult } from "pg-boss"
 import { CurrentJob } from "./CurrentJob.js"
 import type { JobDefinition } from "./JobDefinition.js"
 import * as JobEnvelope from "./JobEnvelope.js"
+import * as JobSpans from "./JobSpans.js"
 import { JobQueueUnavailable } from "./JobError.js"
 import { JobQueue } from "./JobQueue.js"
 import { JobsConfig } from "./JobsConfig.js"
@@ -106,40 +108,33 @@ const makeRunner = <A, I, E, R>(options: {
     )
   }
 
-  // Written with combinators rather than a generator: this runs for every job.
-  const runOne = (job: Job<unknown>, attempt: number): Effect.Effect<JobResult, never, R> => {
-    const decoded = decode(job.data)
-    if (Either.isLeft(decoded)) return invalidPayload(job, decoded.left)
-    const parent = JobEnvelope.parentSpan(decoded.right)
-    return handler(decoded.right.payload).pipe(
-      Effect.withSpan(spanName, {
-        kind: "consumer",
-        captureStackTrace: false,
-        // A job sent from outside a trace starts its own, whatever span started the worker.
-        ...(Option.isSome(parent) ? { parent: parent.value } : { root: true }),
-        attributes: { "job.id": job.id, "job.name": definition.name, "job.attempt": attempt }
-      }),
-      Effect.matchCauseEffect({
-        onSuccess: (): Effect.Effect<JobResult> => Effect.succeed({ id: job.id, status: "completed" }),
-        onFailure: (cause) => failed(job, attempt, cause)
-      }),
-      Effect.onInterrupt(() => Effect.logWarning("Job attempt interrupted; it will be retried"))
+  const spans = JobSpans.make(runtime.fiberRefs)
+
+  /** The attempt: the handler, its exit recorded on the span, then turned into a result. */
+  const attemptOf = (job: Job<unknown>, attempt: number, payload: A, span: Option.Option<Tracer.Span>) =>
+    handler(payload).pipe(
+      Effect.exit,
+      Effect.flatMap((exit): Effect.Effect<JobResult> => {
+        spans.end(span, exit)
+        return Exit.isSuccess(exit) ? Effect.succeed({ id: job.id, status: "completed" }) : failed(job, attempt, exit.cause)
+      })
     )
-  }
 
   const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
 
   /**
    * Each job runs as a fiber of its own, started from a runtime that already carries the
-   * job (`CurrentJob`) and its log annotations. That is how the jobs of a batch run side
-   * by side — handlers mostly wait on models, HTTP and SQL — at a fraction of the cost of
-   * forking and joining a fiber per job, which showed in `pnpm bench jobs`.
+   * job (`CurrentJob`), its span and its log annotations. That is how the jobs of a batch
+   * run side by side — handlers mostly wait on models, HTTP and SQL — at a fraction of the
+   * cost of forking a fiber per job and wrapping it, which showed in `pnpm bench jobs`.
    */
-  const runtimeFor = (job: Job<unknown>, attempt: number) =>
+  const runtimeFor = (job: Job<unknown>, attempt: number, span: Option.Option<Tracer.Span>) => {
+    const withJob = Context.add(runtime.context, CurrentJob, { id: job.id, name: definition.name, attempt, maxAttempts })
     // The worker's context plus CurrentJob is all of R; TypeScript cannot see that for a generic R.
-    Runtime.make<R>({
-      context: Context.add(runtime.context, CurrentJob, { id: job.id, name: definition.name, attempt, maxAttempts }) as
-        Context.Context<R>,
+    const context = (Option.isSome(span) ? Context.add(withJob, Tracer.ParentSpan, span.value) : withJob) as
+      Context.Context<R>
+    return Runtime.make<R>({
+      context,
       runtimeFlags: runtime.runtimeFlags,
       fiberRefs: FiberRefs.updateAs(runtime.fiberRefs, {
         fiberId: FiberId.none,
@@ -147,23 +142,35 @@ const makeRunner = <A, I, E, R>(options: {
         value: baseAnnotations.pipe(HashMap.set("jobId", job.id as unknown), HashMap.set("job", definition.name as unknown))
       })
     })
+  }
 
   /** Starts a job; pg-boss aborting its signal (expiry, lost claim) interrupts it. */
   const start = (job: Job<unknown>, onResult: (result: JobResult) => void) => {
     const attempt = job.retryCount + 1
-    const fiber = Runtime.runFork(runtimeFor(job, attempt))(runOne(job, attempt))
+    const decoded = decode(job.data)
+    const span = Either.isRight(decoded)
+      ? spans.start(spanName, JobEnvelope.parentSpan(decoded.right), {
+        "job.id": job.id,
+        "job.name": definition.name,
+        "job.attempt": attempt
+      })
+      : Option.none()
+    const jobRuntime = runtimeFor(job, attempt, span)
+    const fiber = Runtime.runFork(jobRuntime)(
+      Either.isLeft(decoded) ? invalidPayload(job, decoded.left) : attemptOf(job, attempt, decoded.right.payload, span)
+    )
     const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
     job.signal.addEventListener("abort", interrupt, { once: true })
     fiber.addObserver((exit) => {
       job.signal.removeEventListener("abort", interrupt)
-      onResult(
-        Exit.isSuccess(exit)
-          ? exit.value
-          : Cause.isInterruptedOnly(exit.cause)
-          ? retried(job, { error: "Interrupted", message: "The attempt was stopped before it finished" })
-          // runOne turns every outcome of the handler into a result; only a bug of ours lands here.
-          : { id: job.id, status: "failed", output: { error: "Defect", message: Cause.pretty(exit.cause) } }
-      )
+      if (Exit.isSuccess(exit)) return onResult(exit.value)
+      spans.end(span, exit)
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        Runtime.runFork(jobRuntime)(Effect.logWarning("Job attempt interrupted; it will be retried"))
+        return onResult(retried(job, { error: "Interrupted", message: "The attempt was stopped before it finished" }))
+      }
+      // attemptOf turns every outcome of the handler into a result; only a bug of ours lands here.
+      onResult({ id: job.id, status: "failed", output: { error: "Defect", message: Cause.pretty(exit.cause) } })
     })
     FiberSet.unsafeAdd(running, fiber)
   }

@@ -18,7 +18,8 @@ import {
   Ref,
   Schedule,
   Schema,
-  Scope
+  Scope,
+  type Tracer
 } from "effect"
 import { JobCatalogue } from "../src/Catalogue.js"
 import { CurrentJob } from "../src/CurrentJob.js"
@@ -129,24 +130,27 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       expect(List.toArray(yield* Ref.get(attempts)).reverse()).toEqual([1, 2])
     }), { timeout: 90_000 })
 
-  it.scoped("the handler's span continues the enqueuer's trace", () =>
+  it.scoped("the handler's span continues the enqueuer's trace, and is ended with the attempt's outcome", () =>
     Effect.gen(function*() {
-      const seen = yield* Deferred.make<{ readonly traceId: string; readonly parentSpanId: string | undefined }>()
-      yield* JobWorker.work(jobs.traced, () =>
-        Effect.flatMap(Effect.currentSpan, (span) =>
-          Deferred.succeed(seen, {
-            traceId: span.traceId,
-            parentSpanId: Option.getOrUndefined(Option.map(span.parent, (parent) => parent.spanId))
-          })))
+      const seen = yield* Deferred.make<Tracer.Span>()
+      yield* JobWorker.work(jobs.traced, () => Effect.flatMap(Effect.currentSpan, (span) => Deferred.succeed(seen, span)))
       const queue = yield* JobQueue
-      const enqueuer = yield* Effect.gen(function*() {
-        yield* queue.send(jobs.traced, { name: "traced", times: 1 })
-        return yield* Effect.currentSpan
+      const [id, enqueuer] = yield* Effect.gen(function*() {
+        const id = yield* queue.send(jobs.traced, { name: "traced", times: 1 })
+        return [Option.getOrThrow(id), yield* Effect.currentSpan] as const
       }).pipe(Effect.withSpan("test enqueuer"))
-      const handler = yield* Deferred.await(seen).pipe(Effect.timeout("10 seconds"))
-      expect(handler.traceId).toBe(enqueuer.traceId)
-      expect(handler.parentSpanId).toBeDefined()
-      expect(handler.parentSpanId).not.toBe(enqueuer.spanId) // the parent is the JobQueue.send span
+      const span = yield* Deferred.await(seen).pipe(Effect.timeout("10 seconds"))
+      expect(span.name).toBe("job test_traced")
+      expect(span.kind).toBe("consumer")
+      expect(span.traceId).toBe(enqueuer.traceId)
+      const parent = Option.getOrThrow(span.parent)
+      expect(parent.traceId).toBe(enqueuer.traceId)
+      expect(parent.spanId).not.toBe(enqueuer.spanId) // the parent is the JobQueue.send span
+      expect(span.attributes.get("job.id")).toBe(id)
+      expect(span.attributes.get("job.attempt")).toBe(1)
+      yield* expectState(jobs.traced.name, "completed")
+      expect(span.status._tag).toBe("Ended")
+      if (span.status._tag === "Ended") expect(Exit.isSuccess(span.status.exit)).toBe(true)
     }))
 
   it.scoped("a defect is logged with the job id and fails the job", () =>
