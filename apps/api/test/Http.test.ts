@@ -7,6 +7,7 @@ import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { NotReady } from "@nestfleet/domain/HealthApi"
 import { ErrorBody } from "@nestfleet/domain/Errors"
 import { type Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule, Schema, Scope } from "effect"
+import * as Http from "node:http"
 import * as TestServer from "./TestServer.js"
 
 const decodeErrorBody = Schema.decodeUnknownSync(ErrorBody)
@@ -73,6 +74,30 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("HTTP
         headers: { "content-type": "application/json" }
       })
       expect(atLimit.status).toBe(404) // within the limit; no POST route there
+    }))
+
+  it.effect("a body declared over the limit is refused without waiting for it", () =>
+    Effect.gen(function*() {
+      const baseUrl = new URL(yield* TestServer.baseUrl)
+      // Announce 2 MiB, send a few bytes, and never finish: only an answer given on the
+      // content-length alone can arrive.
+      const status = yield* Effect.async<number>((resume) => {
+        const request = Http.request({
+          host: baseUrl.hostname,
+          port: baseUrl.port,
+          method: "POST",
+          path: "/api/v1/health",
+          headers: { "content-type": "application/json", "content-length": String(2 * TestServer.maxBodyBytes) }
+        }, (response) => {
+          response.resume()
+          resume(Effect.succeed(response.statusCode ?? 0))
+          request.destroy()
+        })
+        request.on("error", () => {})
+        request.write("{\"partial\":")
+        return Effect.sync(() => request.destroy())
+      }).pipe(Effect.timeout("5 seconds"))
+      expect(status).toBe(413)
     }))
 
   it.effect("serves the OpenAPI document and the interactive docs", () =>
