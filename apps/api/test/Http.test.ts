@@ -169,13 +169,7 @@ describe("HTTP API with its database behind a proxy", () => {
         const baseUrl = yield* Effect.provide(TestServer.baseUrl, context)
         // Every database round trip now takes 0.8 s, so /ready is slow.
         yield* proxy.setDelay(400)
-        const before = yield* proxy.clientChunks
-        const inFlight = yield* Effect.fork(Effect.provide(TestServer.request("/api/v1/ready"), context))
-        // Once the readiness query has reached the database, the request is in flight.
-        yield* proxy.clientChunks.pipe(
-          Effect.filterOrFail((chunks) => chunks > before),
-          Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("10 seconds")))
-        )
+        const inFlight = yield* TcpProxy.forkInFlight(proxy, Effect.provide(TestServer.request("/api/v1/ready"), context))
         const closing = yield* Effect.fork(Scope.close(serverScope, Exit.void))
         const response = yield* Fiber.join(inFlight)
         expect(response.status).toBe(200)
@@ -194,11 +188,9 @@ describe("HTTP API with its database behind a proxy", () => {
         const serverScope = yield* Scope.make()
         const { context, proxy } = yield* proxied(serverScope, { shutdownTimeout: "300 millis" })
         yield* proxy.setDelay(400)
-        const before = yield* proxy.clientChunks
-        const inFlight = yield* Effect.fork(Effect.exit(Effect.provide(TestServer.request("/api/v1/ready"), context)))
-        yield* proxy.clientChunks.pipe(
-          Effect.filterOrFail((chunks) => chunks > before),
-          Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("10 seconds")))
+        const inFlight = yield* TcpProxy.forkInFlight(
+          proxy,
+          Effect.exit(Effect.provide(TestServer.request("/api/v1/ready"), context))
         )
         const started = Date.now()
         yield* Scope.close(serverScope, Exit.void)

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as TcpProxy from "@nestfleet/db/testing/TcpProxy"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
-import { Effect, Fiber, Option, Redacted, Schedule } from "effect"
+import { Effect, Fiber, Option, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
@@ -103,11 +103,9 @@ describe("the API process", () => {
         yield* Effect.promise(() => waitFor(() => started.output().includes("Listening on"), 60_000))
 
         yield* proxy.setDelay(400)
-        const before = yield* proxy.clientChunks
-        const inFlight = yield* Effect.fork(Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/v1/ready`)))
-        yield* proxy.clientChunks.pipe(
-          Effect.filterOrFail((chunks) => chunks > before),
-          Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("10 seconds")))
+        const inFlight = yield* TcpProxy.forkInFlight(
+          proxy,
+          Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/v1/ready`))
         )
         started.child.kill("SIGTERM")
         const response = yield* Fiber.join(inFlight)

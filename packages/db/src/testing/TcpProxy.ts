@@ -2,7 +2,7 @@
  * A TCP proxy between a client under test and a real server, which a test can slow down
  * or cut — the way a database goes away in production, without stopping the shared one.
  */
-import { Effect } from "effect"
+import { Effect, type Fiber, Schedule } from "effect"
 import * as Net from "node:net"
 
 export interface TcpProxy {
@@ -76,3 +76,19 @@ export const make = (target: { readonly host: string; readonly port: number }) =
     }),
     ({ close }) => Effect.sync(close)
   ).pipe(Effect.map(({ proxy }) => proxy))
+
+/**
+ * Forks `effect` and answers once it has sent something to the server through `proxy`: from
+ * then on it is in flight (a request waiting on its query, say).
+ */
+export const forkInFlight = <A, E, R>(proxy: TcpProxy, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const before = yield* proxy.clientChunks
+    const fiber: Fiber.RuntimeFiber<A, E> = yield* Effect.fork(effect)
+    yield* proxy.clientChunks.pipe(
+      Effect.filterOrFail((chunks) => chunks > before),
+      Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("10 seconds"))),
+      Effect.orDie
+    )
+    return fiber
+  })
