@@ -6,7 +6,7 @@ import * as TcpProxy from "@nestfleet/db/testing/TcpProxy"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { NotReady } from "@nestfleet/domain/HealthApi"
 import { ErrorBody } from "@nestfleet/domain/Errors"
-import { type Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule, Schema, Scope } from "effect"
+import { type Duration, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope } from "effect"
 import * as Http from "node:http"
 import * as TestServer from "./TestServer.js"
 
@@ -122,14 +122,10 @@ describe("HTTP API with its database behind a proxy", () => {
   /** The API on a fresh server database, reached through a proxy the test controls. */
   const proxied = (scope: Scope.Scope, options: { readonly shutdownTimeout?: Duration.DurationInput } = {}) =>
     Effect.gen(function*() {
-      const adminUrl = Option.getOrThrow(server)
-      const { url } = yield* TestDatabase.createServerDatabase(adminUrl)
-      const direct = new URL(Redacted.value(url))
-      const proxy = yield* TcpProxy.make({ host: direct.hostname, port: Number(direct.port || 5432) })
-      direct.host = `127.0.0.1:${proxy.port}`
+      const { proxy, url } = yield* TestDatabase.createProxiedServerDatabase(Option.getOrThrow(server))
       const database = Layer.effectDiscard(Migrator.migrateDirectory).pipe(
         Layer.provideMerge(Sql.layer),
-        Layer.provideMerge(Database.layerServer({ url: Redacted.make(direct.toString()), poolMax: 4 }))
+        Layer.provideMerge(Database.layerServer({ url, poolMax: 4 }))
       )
       const context = yield* Layer.buildWithScope(TestServer.layer(database, options), scope)
       return { proxy, context }

@@ -93,12 +93,9 @@ describe("the API process", () => {
     "on SIGTERM, finishes the request in flight, then exits 0 (needs a server: TEST_DATABASE_URL)",
     () =>
       Effect.gen(function*() {
-        const { url } = yield* TestDatabase.createServerDatabase(Option.getOrThrow(TestDatabase.serverUrl))
-        const direct = new URL(Redacted.value(url))
-        const proxy = yield* TcpProxy.make({ host: direct.hostname, port: Number(direct.port || 5432) })
-        direct.host = `127.0.0.1:${proxy.port}`
+        const { proxy, url } = yield* TestDatabase.createProxiedServerDatabase(Option.getOrThrow(TestDatabase.serverUrl))
         const port = yield* Effect.promise(freePort)
-        const started = start({ PORT: String(port), DATABASE_URL: direct.toString() }, ["--with-worker"])
+        const started = start({ PORT: String(port), DATABASE_URL: Redacted.value(url) }, ["--with-worker"])
         yield* Effect.addFinalizer(() => Effect.sync(() => started.child.kill("SIGKILL")))
         yield* Effect.promise(() => waitFor(() => started.output().includes("Listening on"), 60_000))
 

@@ -37,12 +37,14 @@ const describeServer = (url: Redacted.Redacted) => {
   return `${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname}`
 }
 
+const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
 const verify = (pool: pg.Pool, where: string) =>
   Effect.tryPromise({
     try: () => pool.query("select 1"),
     catch: (cause) =>
       new DatabaseUnavailable({
-        message: `Cannot reach the database at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        message: `Cannot reach the database at ${where}: ${reason(cause)}`,
         cause
       })
   }).pipe(
@@ -82,7 +84,7 @@ const openPglite = (dataDir: string) =>
         PGlite.create(dataDir === inMemory ? inMemory : Path.join(dataDir, "pgdata"), { extensions: { vector } }),
       catch: (cause) =>
         new DatabaseUnavailable({
-          message: `Cannot open the embedded database in ${dataDir}: ${cause instanceof Error ? cause.message : String(cause)}`,
+          message: `Cannot open the embedded database in ${dataDir}: ${reason(cause)}`,
           cause
         })
     }),

@@ -9,23 +9,14 @@
 import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 
-export class NotFound extends Schema.TaggedError<NotFound>()(
-  "NotFound",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 404, description: "The resource or route does not exist." })
-) {}
-
-export class BadRequest extends Schema.TaggedError<BadRequest>()(
-  "BadRequest",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400, description: "The request is malformed." })
-) {}
-
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
   "PayloadTooLarge",
   { message: Schema.String, limitBytes: Schema.Int },
   HttpApiSchema.annotations({ status: 413, description: "The request body is over the size limit." })
 ) {}
+
+/** What a 500 says, whoever answers it: the cause stays in the log, under the request id. */
+export const unexpectedFailureMessage = "Something went wrong on our side. Quote the request id if you report it."
 
 export class InternalServerError extends Schema.TaggedError<InternalServerError>()(
   "InternalServerError",

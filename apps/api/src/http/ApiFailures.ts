@@ -19,15 +19,13 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { NestFleetApi } from "@nestfleet/domain/Api"
-import { InternalServerError, PayloadTooLarge } from "@nestfleet/domain/Errors"
+import { InternalServerError, PayloadTooLarge, unexpectedFailureMessage } from "@nestfleet/domain/Errors"
 import { Cause, Effect, Option, Schema } from "effect"
 
 const tooLarge = (limitBytes: number) =>
   new PayloadTooLarge({ message: `The request body is larger than the limit of ${limitBytes} bytes`, limitBytes })
 
-const internalError = new InternalServerError({
-  message: "Something went wrong on our side. Quote the request id if you report it."
-})
+const internalError = new InternalServerError({ message: unexpectedFailureMessage })
 
 /** True for an error some endpoint of the contract declares; HttpApi encodes those. */
 const isDeclared: (error: unknown) => boolean = (() => {

@@ -7,6 +7,7 @@
  * empty body and get the same shape here.
  */
 import { HttpApp, type HttpBody, HttpMiddleware, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { unexpectedFailureMessage } from "@nestfleet/domain/Errors"
 import { Effect } from "effect"
 import { RequestId } from "./RequestId.js"
 
@@ -35,7 +36,7 @@ const defaultMessage = (request: HttpServerRequest.HttpServerRequest, status: nu
     case 503:
       return "The server is unavailable or shutting down"
     case 500:
-      return "Something went wrong on our side. Quote the request id if you report it."
+      return unexpectedFailureMessage
     default:
       return `The request failed with HTTP ${status}`
   }
@@ -55,7 +56,7 @@ const jsonObject = (body: HttpBody.HttpBody): Record<string, unknown> | undefine
   }
 }
 
-export const shape = (
+const shape = (
   request: HttpServerRequest.HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse,
   requestId: string

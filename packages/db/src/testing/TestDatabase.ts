@@ -10,6 +10,7 @@ import * as Database from "../Database.js"
 import { type DataDirLocked, DatabaseUnavailable } from "../DatabaseError.js"
 import * as Migrator from "../Migrator.js"
 import * as Sql from "../Sql.js"
+import * as TcpProxy from "./TcpProxy.js"
 
 /** The admin URL of the test server, if the suite runs against one. */
 export const serverUrl: Option.Option<Redacted.Redacted> = Option.fromNullable(process.env.TEST_DATABASE_URL).pipe(
@@ -47,6 +48,16 @@ export const createServerDatabase = (adminUrl: Redacted.Redacted) =>
       withAdmin(adminUrl, (client) => client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`))
         .pipe(Effect.orDie)
   )
+
+/** A fresh database on the test server, reached through a proxy the test can slow down or cut. */
+export const createProxiedServerDatabase = (adminUrl: Redacted.Redacted) =>
+  Effect.gen(function*() {
+    const { url } = yield* createServerDatabase(adminUrl)
+    const target = new URL(Redacted.value(url))
+    const proxy = yield* TcpProxy.make({ host: target.hostname, port: Number(target.port || 5432) })
+    target.host = `127.0.0.1:${proxy.port}`
+    return { url: Redacted.make(target.toString()), proxy }
+  })
 
 /** `Database` on a fresh, empty database. */
 export const layerDatabase: Layer.Layer<Database.Database, DatabaseUnavailable | DataDirLocked> = Option.match(serverUrl, {
