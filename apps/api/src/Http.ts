@@ -10,14 +10,21 @@ import { ShutdownTimeout } from "@nestfleet/jobs/JobsConfig"
 import { type Duration, Effect, Layer } from "effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
+import { AccessMiddlewareLive } from "./auth/AccessMiddleware.js"
+import { AuthHttpLive } from "./auth/AuthHttp.js"
+import { SessionHttpLive } from "./auth/SessionHttp.js"
 import { HealthHttpLive } from "./health/HealthHttp.js"
 import * as ApiFailures from "./http/ApiFailures.js"
 import * as ErrorBodies from "./http/ErrorBodies.js"
 import { drainOnClose } from "./http/GracefulShutdown.js"
 import * as RequestId from "./http/RequestId.js"
 import { HttpConfig } from "./HttpConfig.js"
+import { UsersHttpLive } from "./users/UsersHttp.js"
 
-export const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(Layer.provide(HealthHttpLive))
+export const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
+  Layer.provide([HealthHttpLive, AuthHttpLive, SessionHttpLive, UsersHttpLive]),
+  Layer.provide(AccessMiddlewareLive)
+)
 
 /** Outermost first: request id, access log, one error shape. */
 const edge = (app: HttpApp.Default): HttpApp.Default<never, never> =>

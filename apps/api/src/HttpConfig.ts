@@ -5,6 +5,8 @@ export interface HttpConfig {
   readonly port: number
   /** Bodies over this many bytes are refused with 413 before they are read. */
   readonly maxBodyBytes: number
+  /** Behind our own proxy (Caddy): the client's address is the last X-Forwarded-For entry. */
+  readonly trustProxy: boolean
 }
 
 export const HttpConfig: Config.Config<HttpConfig> = Config.all({
@@ -13,5 +15,6 @@ export const HttpConfig: Config.Config<HttpConfig> = Config.all({
   maxBodyBytes: Config.integer("HTTP_MAX_BODY_BYTES").pipe(
     Config.validate({ message: "Expected a positive number of bytes", validation: (n) => n > 0 }),
     Config.withDefault(1024 * 1024)
-  )
+  ),
+  trustProxy: Config.boolean("TRUST_PROXY").pipe(Config.withDefault(false))
 })

@@ -3,7 +3,8 @@
  * database connection layer: that is `pnpm start:server`, and the only way to run on the
  * embedded database, which a single process owns.
  */
-import { SystemStatus } from "@nestfleet/core/SystemStatus"
+import { AuthConfig } from "@nestfleet/core/AuthConfig"
+import { KeysConfig } from "@nestfleet/core/KeysConfig"
 import * as Database from "@nestfleet/db/Database"
 import { DatabaseConfig } from "@nestfleet/db/DatabaseConfig"
 import * as Migrator from "@nestfleet/db/Migrator"
@@ -14,7 +15,8 @@ import { LoggingConfig } from "@nestfleet/observability/LoggingConfig"
 import { runMain } from "@nestfleet/observability/Main"
 import { TracingConfig } from "@nestfleet/observability/TracingConfig"
 import { WorkerLive } from "@nestfleet/worker/Worker"
-import { Config, Layer } from "effect"
+import { Config, ConfigError, Either, Layer, Option } from "effect"
+import { ApiServicesLive } from "./ApiServices.js"
 import { HttpLive } from "./Http.js"
 import { HttpConfig } from "./HttpConfig.js"
 
@@ -22,15 +24,38 @@ const withWorker = process.argv.includes("--with-worker")
 const service = withWorker ? "nestfleet" : "nestfleet-api"
 
 const app = Layer.mergeAll(HttpLive, withWorker ? WorkerLive : Layer.empty).pipe(
-  Layer.provide(SystemStatus.Default),
+  Layer.provide(ApiServicesLive),
   Layer.provideMerge(JobQueue.Default),
   Layer.provide(Migrator.layer),
   Layer.provideMerge(Sql.layer),
   Layer.provide(Database.layer)
 )
 
+/**
+ * Several API processes share one PostgreSQL server, so they must share the secret that
+ * signs access tokens: with DATABASE_URL, JWT_SECRET is required (the embedded database
+ * keeps a generated one in its data dir).
+ */
+const SharedSecretsConfig = Config.all([DatabaseConfig, KeysConfig]).pipe(
+  Config.mapOrFail(([database, keys]) =>
+    Option.isSome(database.url) && Option.isNone(keys.jwtSecret)
+      ? Either.left(
+        ConfigError.InvalidData(["JWT_SECRET"], "required when DATABASE_URL is set (at least 32 bytes)")
+      )
+      : Either.right(undefined)
+  )
+)
+
 runMain({
   service,
-  config: Config.all([DatabaseConfig, HttpConfig, JobsConfig, LoggingConfig, TracingConfig(service)]),
+  config: Config.all([
+    DatabaseConfig,
+    HttpConfig,
+    AuthConfig,
+    SharedSecretsConfig,
+    JobsConfig,
+    LoggingConfig,
+    TracingConfig(service)
+  ]),
   main: Layer.launch(app)
 })

@@ -2,7 +2,9 @@
  * The edge of the HTTP server — logs, failures nobody planned — with the services behind
  * it swapped for test doubles, so the failures can be caused on purpose.
  */
+import { Sessions } from "@nestfleet/core/Sessions"
 import { SystemStatus } from "@nestfleet/core/SystemStatus"
+import { Users } from "@nestfleet/core/Users"
 import { ErrorBody } from "@nestfleet/domain/Errors"
 import { Health } from "@nestfleet/domain/HealthApi"
 import * as Logging from "@nestfleet/observability/Logging"
@@ -35,6 +37,23 @@ const systemStatusDouble = Layer.succeed(
   })
 )
 
+/** Signing in is not what these tests are about: any call to it is a failure of the test. */
+const unused = () => Effect.dieMessage("not used by the edge tests")
+const authDoubles = Layer.mergeAll(
+  Layer.succeed(Sessions, new Sessions({ login: unused, refresh: unused, logout: unused, authenticate: unused })),
+  Layer.succeed(
+    Users,
+    new Users({
+      list: unused,
+      create: unused,
+      update: unused,
+      resetPassword: unused,
+      changeOwnPassword: unused,
+      ensureFirstAdmin: unused()
+    })
+  )
+)
+
 const logLines: Array<Record<string, unknown>> = []
 const logSink = new Writable({
   write(chunk, _encoding, callback) {
@@ -51,6 +70,7 @@ const EdgeLayer = Http.makeLayer({
   shutdownTimeout: Duration.seconds(5)
 }).pipe(
   Layer.provide(systemStatusDouble),
+  Layer.provide(authDoubles),
   Layer.provide(Logging.layer({ destination: logSink })),
   Layer.orDie
 )

@@ -56,13 +56,24 @@ describe("the API process", () => {
     ["DATABASE_URL", "mysql://db/nestfleet", "DATABASE_URL"],
     ["LOG_LEVEL", "loud", "LOG_LEVEL"],
     ["HTTP_MAX_BODY_BYTES", "-1", "HTTP_MAX_BODY_BYTES"],
-    ["SHUTDOWN_TIMEOUT", "soon", "SHUTDOWN_TIMEOUT"]
+    ["SHUTDOWN_TIMEOUT", "soon", "SHUTDOWN_TIMEOUT"],
+    ["JWT_SECRET", "only-31-bytes-long-jwt-secret!!", "JWT_SECRET"],
+    ["ENCRYPTION_KEY", "ab".repeat(31), "ENCRYPTION_KEY"],
+    ["ADMIN_PASSWORD", "too-short", "ADMIN_PASSWORD"],
+    ["COOKIE_SECURE", "maybe", "COOKIE_SECURE"]
   ])("refuses to start when %s is invalid, naming it", async (name, value, named) => {
     const started = start({ [name]: value, NESTFLEET_DATA_DIR: tempDir() })
     const code = await started.exited
     expect(code).toBe(1)
     expect(started.output()).toContain("invalid configuration")
     expect(started.output()).toMatch(new RegExp(`^  ${named}: `, "m"))
+  }, 60_000)
+
+  it("refuses to start on a PostgreSQL server without JWT_SECRET, before connecting", async () => {
+    const started = start({ DATABASE_URL: "postgresql://nestfleet@127.0.0.1:1/nowhere" })
+    expect(await started.exited).toBe(1)
+    expect(started.output()).toContain("invalid configuration")
+    expect(started.output()).toMatch(/^  JWT_SECRET: .*required when DATABASE_URL is set/m)
   }, 60_000)
 
   it("serves on the embedded database, then stops cleanly on SIGTERM", async () => {
@@ -95,7 +106,10 @@ describe("the API process", () => {
       Effect.gen(function*() {
         const { proxy, url } = yield* TestDatabase.createProxiedServerDatabase(Option.getOrThrow(TestDatabase.serverUrl))
         const port = yield* Effect.promise(freePort)
-        const started = start({ PORT: String(port), DATABASE_URL: Redacted.value(url) }, ["--with-worker"])
+        const started = start(
+          { PORT: String(port), DATABASE_URL: Redacted.value(url), JWT_SECRET: "process-test-jwt-secret-32-bytes-long" },
+          ["--with-worker"]
+        )
         yield* Effect.addFinalizer(() => Effect.sync(() => started.child.kill("SIGKILL")))
         yield* Effect.promise(() => waitFor(() => started.output().includes("Listening on"), 60_000))
 

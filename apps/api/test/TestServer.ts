@@ -3,27 +3,49 @@
  * port, and clients for it: the typed `HttpApiClient` and plain `fetch`.
  */
 import { FetchHttpClient, HttpApiClient, HttpServer } from "@effect/platform"
-import { SystemStatus } from "@nestfleet/core/SystemStatus"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { NestFleetApi } from "@nestfleet/domain/Api"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
-import { Duration, Effect, Layer } from "effect"
+import { ConfigProvider, Duration, Effect, Layer } from "effect"
+import { ApiServicesLive } from "../src/ApiServices.js"
 import * as Http from "../src/Http.js"
 
 export const maxBodyBytes = 1024 * 1024
 
+/** The first admin every test server starts with. */
+export const admin = { email: "admin@nestfleet.test", password: "admin-password-for-tests" } as const
+
+export const jwtSecret = "test-jwt-secret-of-at-least-32-bytes-long"
+
+/** The configuration of a test server; `overrides` wins. */
+export const config = (overrides: Readonly<Record<string, string>> = {}) =>
+  Layer.setConfigProvider(
+    ConfigProvider.fromMap(
+      new Map(Object.entries({
+        JWT_SECRET: jwtSecret,
+        ADMIN_EMAIL: admin.email,
+        ADMIN_PASSWORD: admin.password,
+        ...overrides
+      }))
+    )
+  )
+
 export const layer = (
   database: Layer.Layer<TestDatabase.Services, unknown> = TestDatabase.layer,
-  options: { readonly shutdownTimeout?: Duration.DurationInput } = {}
+  options: {
+    readonly shutdownTimeout?: Duration.DurationInput
+    readonly config?: Readonly<Record<string, string>>
+  } = {}
 ) =>
   Http.makeLayer({
     listen: { port: 0, host: "127.0.0.1" },
     maxBodyBytes,
     shutdownTimeout: Duration.decode(options.shutdownTimeout ?? "5 seconds")
   }).pipe(
-    Layer.provide(SystemStatus.Default),
+    Layer.provide(ApiServicesLive),
     Layer.provideMerge(JobQueue.Default),
     Layer.provideMerge(database),
+    Layer.provide(config(options.config)),
     Layer.orDie
   )
 

@@ -1,6 +1,8 @@
 import { HttpApi, OpenApi } from "@effect/platform"
+import { AuthApi, SessionApi } from "./AuthApi.js"
 import { InternalServerError, PayloadTooLarge } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
+import { UsersApi } from "./UsersApi.js"
 
 /** Every route is under this prefix; the proxy sends `/api/*` to the API process. */
 export const apiPrefix = "/api/v1" as const
@@ -8,6 +10,9 @@ export const apiPrefix = "/api/v1" as const
 /** The whole HTTP contract: served by `apps/api`, called by the console and the tests. */
 export class NestFleetApi extends HttpApi.make("nestfleet")
   .add(HealthApi)
+  .add(AuthApi)
+  .add(SessionApi)
+  .add(UsersApi)
   .addError(PayloadTooLarge)
   .addError(InternalServerError)
   .prefix(apiPrefix)

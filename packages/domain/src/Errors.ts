@@ -37,3 +37,17 @@ export const ErrorBody = Schema.Struct(
   Schema.Record({ key: Schema.String, value: Schema.Unknown })
 )
 export type ErrorBody = typeof ErrorBody.Type
+
+/** No valid credentials: a missing, malformed, tampered or expired token, or a user who is gone or disabled. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401, description: "Sign in first: the access token is missing or invalid." })
+) {}
+
+/** Signed in, but the user's roles do not allow this. */
+export class Forbidden extends Schema.TaggedError<Forbidden>()(
+  "Forbidden",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403, description: "The user's roles do not allow this." })
+) {}

@@ -1,5 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { Public } from "./Access.js"
 
 export class Health extends Schema.Class<Health>("Health")({
   status: Schema.Literal("ok"),
@@ -43,5 +44,6 @@ export class HealthApi extends HttpApiGroup.make("health")
       .addError(NotReady)
       .annotate(OpenApi.Summary, "The database and the job queue are reachable")
   )
+  .annotate(Public, true)
   .annotate(OpenApi.Title, "Health")
 {}

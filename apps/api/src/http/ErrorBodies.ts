@@ -2,11 +2,12 @@
  * One error shape for every 4xx/5xx: `{ _tag, message, requestId, ...details }`.
  *
  * Errors in the contract are already encoded by HttpApi (see ApiFailures); this adds the
- * request id to them just before the response leaves. Responses the platform makes on
+ * request id to them just before the response leaves, and a `Retry-After` header to those
+ * that say how long to wait (`retryAfterSeconds`). Responses the platform makes on
  * its own — an unknown route, a client gone away, a server stopping — arrive with an
  * empty body and get the same shape here.
  */
-import { HttpApp, type HttpBody, HttpMiddleware, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Headers, HttpApp, type HttpBody, HttpMiddleware, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { unexpectedFailureMessage } from "@nestfleet/domain/Errors"
 import { Effect } from "effect"
 import { RequestId } from "./RequestId.js"
@@ -71,7 +72,12 @@ const shape = (
       ...body,
       requestId
     }
-  const shapedResponse = HttpServerResponse.unsafeJson(shaped, { status: response.status, headers: response.headers })
+  const shapedResponse = HttpServerResponse.unsafeJson(shaped, {
+    status: response.status,
+    headers: typeof body?.retryAfterSeconds === "number"
+      ? Headers.set(response.headers, "retry-after", String(body.retryAfterSeconds))
+      : response.headers
+  })
   // The rest of an oversized body is not worth reading: close the connection after answering.
   return response.status === 413 ? HttpServerResponse.setHeader(shapedResponse, "connection", "close") : shapedResponse
 }

@@ -1,0 +1,18 @@
+/**
+ * The services the API's handlers call, over the database and the job queue. On a database
+ * without users, building them creates the first admin; without ENCRYPTION_KEY on a server,
+ * the secret cipher warns that secrets are stored unencrypted.
+ */
+import { AccessTokens } from "@nestfleet/core/AccessTokens"
+import { SecretCipher } from "@nestfleet/core/SecretCipher"
+import { Sessions } from "@nestfleet/core/Sessions"
+import { SystemStatus } from "@nestfleet/core/SystemStatus"
+import { Users } from "@nestfleet/core/Users"
+import { Effect, Layer } from "effect"
+
+const FirstAdminLive = Layer.effectDiscard(Effect.flatMap(Users, (users) => users.ensureFirstAdmin))
+
+export const ApiServicesLive = FirstAdminLive.pipe(
+  Layer.provideMerge(Layer.mergeAll(SystemStatus.Default, Sessions.Default, Users.Default, SecretCipher.Default)),
+  Layer.provide(AccessTokens.Default)
+)

@@ -1,0 +1,286 @@
+/**
+ * Signing in, refreshing, signing out, throttling and the access checks, on the real API
+ * with a real database. Failed sign-ins come "from" addresses of their own (X-Forwarded-For,
+ * trusted here as behind the proxy) so the per-address throttle of one test does not reach
+ * into the next.
+ */
+import { expect, layer } from "@effect/vitest"
+import { AccessTokens } from "@nestfleet/core/AccessTokens"
+import { Duration, Effect, Redacted } from "effect"
+import * as AuthFlows from "./AuthFlows.js"
+import * as TestServer from "./TestServer.js"
+
+const addressLimit = 8
+const serverLayer = TestServer.layer(undefined, {
+  config: { TRUST_PROXY: "true", LOGIN_MAX_FAILURES_PER_ADDRESS: String(addressLimit) }
+})
+
+let addresses = 0
+/** Headers for a request from an address no other request used. */
+const fromNewAddress = () => ({ "x-forwarded-for": `198.51.100.${++addresses}` })
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.timed(effect), ([duration, value]) => ({ ms: Duration.toMillis(duration), value }))
+
+layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it) => {
+  it.effect("sign-in answers an access token, the user, and an httpOnly strict refresh cookie for the auth routes", () =>
+    Effect.gen(function*() {
+      const before = Date.now()
+      const response = yield* AuthFlows.login(TestServer.admin)
+      expect(response.status).toBe(200)
+      const body = response.body as { accessToken: string; expiresAt: string; user: Record<string, unknown> }
+      expect(body.accessToken.split(".")).toHaveLength(3)
+      const lifetime = Date.parse(body.expiresAt) - before
+      expect(lifetime).toBeGreaterThan(14 * 60_000)
+      expect(lifetime).toBeLessThanOrEqual(15 * 60_000 + 5_000)
+      expect(body.user).toMatchObject({ email: TestServer.admin.email, name: "Admin", roles: ["admin"] })
+      expect(Object.keys(body.user).sort()).toEqual(["email", "id", "name", "roles"])
+
+      const cookie = AuthFlows.refreshCookieOf(response.headers)!
+      expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(cookie.attributes).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Secure", "Path=/api/v1/auth"]))
+      const maxAge = Number(cookie.attributes.find((attribute) => attribute.startsWith("Max-Age="))?.slice(8))
+      expect(maxAge).toBeGreaterThan(29 * 24 * 3600)
+      expect(maxAge).toBeLessThanOrEqual(30 * 24 * 3600)
+      // The refresh token travels in the cookie only.
+      expect(JSON.stringify(response.body)).not.toContain(cookie.value)
+
+      const me = yield* AuthFlows.call(body.accessToken, "/api/v1/auth/me")
+      expect(me.status).toBe(200)
+      expect(me.body).toEqual(body.user)
+    }))
+
+  it.effect("the email matches whatever its case and surrounding spaces", () =>
+    Effect.gen(function*() {
+      const response = yield* AuthFlows.login({ ...TestServer.admin, email: ` ${TestServer.admin.email.toUpperCase()} ` })
+      expect(response.status).toBe(200)
+    }))
+
+  it.effect("a wrong password and an unknown email get the same answer, in similar time", () =>
+    Effect.gen(function*() {
+      const wrongPassword = { email: TestServer.admin.email, password: "not-the-admin-password" }
+      const unknownEmail = { email: "nobody@nestfleet.test", password: "not-the-admin-password" }
+      const wrong = []
+      const unknown = []
+      for (let i = 0; i < 3; i++) {
+        wrong.push(yield* timed(AuthFlows.login(wrongPassword, fromNewAddress())))
+        unknown.push(yield* timed(AuthFlows.login(unknownEmail, fromNewAddress())))
+      }
+      for (const { value } of [...wrong, ...unknown]) {
+        expect(value.status).toBe(401)
+        expect(value.refreshToken).toBeUndefined()
+        const { requestId: _, ...body } = value.body as Record<string, unknown>
+        expect(body).toEqual({ _tag: "InvalidCredentials", message: "The email or the password is wrong" })
+      }
+      // Both pay for a password hash; neither returns early.
+      const ratio = median(wrong.map((attempt) => attempt.ms)) / median(unknown.map((attempt) => attempt.ms))
+      expect(ratio).toBeGreaterThan(0.5)
+      expect(ratio).toBeLessThan(2)
+      // A successful sign-in clears the failures of the email (2 < 5 remain uncounted).
+      expect((yield* AuthFlows.login(TestServer.admin)).status).toBe(200)
+    }))
+
+  it.effect("refresh trades the cookie for a new access token and a rotated cookie", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const refreshed = yield* AuthFlows.refresh(signedIn.refreshToken)
+      expect(refreshed.status).toBe(200)
+      const body = refreshed.body as { accessToken: string; user: { email: string } }
+      expect(body.user.email).toBe(TestServer.admin.email)
+      expect(body.accessToken).not.toBe(signedIn.accessToken)
+      expect(refreshed.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(refreshed.refreshToken).not.toBe(signedIn.refreshToken)
+      expect((yield* AuthFlows.call(body.accessToken, "/api/v1/auth/me")).status).toBe(200)
+
+      const again = yield* AuthFlows.refresh(refreshed.refreshToken)
+      expect(again.status).toBe(200)
+    }))
+
+  it.effect("a refresh token presented twice revokes its whole session", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const first = yield* AuthFlows.refresh(signedIn.refreshToken)
+      expect(first.status).toBe(200)
+      const latestAccess = (first.body as { accessToken: string }).accessToken
+
+      const reuse = yield* AuthFlows.refresh(signedIn.refreshToken)
+      expect(reuse.status).toBe(401)
+      expect(reuse.body).toMatchObject({ _tag: "InvalidRefreshToken" })
+      // The cookie is cleared, and everything descended from that sign-in is dead.
+      expect(AuthFlows.refreshCookieOf(reuse.headers)?.attributes).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^Max-Age=0$|^Expires=Thu, 01 Jan 1970/)])
+      )
+      expect((yield* AuthFlows.refresh(first.refreshToken)).status).toBe(401)
+      expect((yield* AuthFlows.call(latestAccess, "/api/v1/auth/me")).status).toBe(401)
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(401)
+
+      // Another sign-in of the same user is untouched.
+      const other = yield* AuthFlows.signIn(TestServer.admin)
+      expect((yield* AuthFlows.call(other.accessToken, "/api/v1/auth/me")).status).toBe(200)
+    }))
+
+  it.effect("refresh without a cookie, or with a made-up one, answers 401", () =>
+    Effect.gen(function*() {
+      for (const token of [undefined, "x".repeat(43), "short", ""]) {
+        const response = yield* AuthFlows.refresh(token)
+        expect(response.status).toBe(401)
+        expect(response.body).toMatchObject({ _tag: "InvalidRefreshToken" })
+      }
+    }))
+
+  it.effect("concurrent refreshes with one token: one wins, the session is then revoked", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const results = yield* Effect.all(
+        Array.from({ length: 4 }, () => AuthFlows.refresh(signedIn.refreshToken)),
+        { concurrency: "unbounded" }
+      )
+      expect(results.map((result) => result.status).sort()).toEqual([200, 401, 401, 401])
+      const winner = results.find((result) => result.status === 200)!
+      expect((yield* AuthFlows.refresh(winner.refreshToken)).status).toBe(401)
+    }))
+
+  it.effect("logout revokes the session — access token and refresh cookie — and clears the cookie", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const logout = yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/logout", { method: "POST" })
+      expect(logout.status).toBe(204)
+      const cleared = AuthFlows.refreshCookieOf(logout.headers)!
+      expect(cleared.value).toBe("")
+      expect(cleared.attributes).toContain("Path=/api/v1/auth")
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(401)
+      expect((yield* AuthFlows.refresh(signedIn.refreshToken)).status).toBe(401)
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/logout", { method: "POST" })).status).toBe(401)
+    }))
+
+  it.effect("expired, tampered, foreign and alg:none tokens answer 401", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const [header, payload, signature] = signedIn.accessToken.split(".") as [string, string, string]
+      const claims = JSON.parse(Buffer.from(payload, "base64url").toString())
+      const secret = new TextEncoder().encode(TestServer.jwtSecret)
+      const past = AccessTokens.fromSecret(secret, () => new Date(Date.now() - 60 * 60_000))
+      const expired = yield* past.issue({ userId: claims.sub, sessionId: claims.sid })
+      const foreign = AccessTokens.fromSecret(new TextEncoder().encode("another-secret-of-at-least-32-bytes!!"))
+      const foreignToken = yield* foreign.issue({ userId: claims.sub, sessionId: claims.sid })
+      const promoted = Buffer.from(JSON.stringify({ ...claims, sub: "00000000-0000-4000-8000-000000000000" }))
+        .toString("base64url")
+      const none = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")
+      const flipped = signature.slice(0, -2) + (signature.slice(-2) === "AA" ? "BA" : "AA")
+      const tokens = {
+        expired: Redacted.value(expired.token),
+        tampered: `${header}.${promoted}.${signature}`,
+        badSignature: `${header}.${payload}.${flipped}`,
+        foreign: Redacted.value(foreignToken.token),
+        none: `${none}.${payload}.`,
+        garbage: "not-a-jwt"
+      }
+      for (const [name, token] of Object.entries(tokens)) {
+        const response = yield* AuthFlows.call(token, "/api/v1/auth/me")
+        expect([name, response.status]).toEqual([name, 401])
+        expect(response.body).toMatchObject({ _tag: "Unauthorized" })
+      }
+      const missing = yield* TestServer.request("/api/v1/auth/me")
+      expect(missing.status).toBe(401)
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(200)
+    }))
+
+  it.effect("disabling a user refuses their token at once and ends their sessions", () =>
+    Effect.gen(function*() {
+      const admin = yield* AuthFlows.signIn(TestServer.admin)
+      const agent = { email: "disabled.agent@nestfleet.test", password: "agent-password-123" }
+      const agentId = yield* AuthFlows.createUser(admin.accessToken, { ...agent, roles: ["agent"] })
+      const signedIn = yield* AuthFlows.signIn(agent)
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(200)
+
+      const disable = yield* AuthFlows.call(admin.accessToken, `/api/v1/users/${agentId}`, {
+        method: "PATCH",
+        body: { disabled: true }
+      })
+      expect(disable.status).toBe(200)
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(401)
+      expect((yield* AuthFlows.refresh(signedIn.refreshToken)).status).toBe(401)
+      const again = yield* AuthFlows.login(agent, fromNewAddress())
+      expect(again.status).toBe(401)
+      expect(again.body).toMatchObject({ _tag: "InvalidCredentials" })
+
+      yield* AuthFlows.call(admin.accessToken, `/api/v1/users/${agentId}`, { method: "PATCH", body: { disabled: false } })
+      expect((yield* AuthFlows.login(agent)).status).toBe(200)
+    }))
+
+  it.effect("failed sign-ins for one email answer 429 with Retry-After, even with the right password", () =>
+    Effect.gen(function*() {
+      const admin = yield* AuthFlows.signIn(TestServer.admin)
+      const user = { email: "throttled@nestfleet.test", password: "right-password-1234" }
+      yield* AuthFlows.createUser(admin.accessToken, { ...user, roles: ["viewer"] })
+      for (let i = 0; i < 5; i++) {
+        expect((yield* AuthFlows.login({ ...user, password: `wrong-password-${i}` }, fromNewAddress())).status).toBe(401)
+      }
+      const blocked = yield* AuthFlows.login(user, fromNewAddress())
+      expect(blocked.status).toBe(429)
+      expect(blocked.body).toMatchObject({ _tag: "TooManyLoginAttempts" })
+      const retryAfter = Number(blocked.headers.get("retry-after"))
+      expect(retryAfter).toBeGreaterThan(14 * 60)
+      expect(retryAfter).toBeLessThanOrEqual(15 * 60)
+      expect((blocked.body as { retryAfterSeconds: number }).retryAfterSeconds).toBe(retryAfter)
+
+      // An unknown email is throttled the same way, so the throttle tells nothing either.
+      const nobody = { email: "nobody.throttled@nestfleet.test", password: "whatever-password" }
+      for (let i = 0; i < 5; i++) expect((yield* AuthFlows.login(nobody, fromNewAddress())).status).toBe(401)
+      expect((yield* AuthFlows.login(nobody, fromNewAddress())).status).toBe(429)
+    }))
+
+  it.effect("failed sign-ins from one address answer 429, whichever emails they try", () =>
+    Effect.gen(function*() {
+      const address = fromNewAddress()
+      for (let i = 0; i < addressLimit; i++) {
+        const attempt = yield* AuthFlows.login({ email: `guess${i}@nestfleet.test`, password: "guessed-password" }, address)
+        expect(attempt.status).toBe(401)
+      }
+      const blocked = yield* AuthFlows.login(TestServer.admin, address)
+      expect(blocked.status).toBe(429)
+      expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0)
+      // The proxy appends the real address; what a client puts before it is not trusted.
+      const spoofed = yield* AuthFlows.login(TestServer.admin, {
+        "x-forwarded-for": `203.0.113.77, ${address["x-forwarded-for"]}`
+      })
+      expect(spoofed.status).toBe(429)
+      expect((yield* AuthFlows.login(TestServer.admin, fromNewAddress())).status).toBe(200)
+    }))
+
+  it.effect("a user changes their own password: the current one is checked, their other sessions end", () =>
+    Effect.gen(function*() {
+      const admin = yield* AuthFlows.signIn(TestServer.admin)
+      const user = { email: "changer@nestfleet.test", password: "first-password-123" }
+      yield* AuthFlows.createUser(admin.accessToken, { ...user, roles: ["viewer"] })
+      const here = yield* AuthFlows.signIn(user)
+      const elsewhere = yield* AuthFlows.signIn(user)
+
+      const wrong = yield* AuthFlows.call(here.accessToken, "/api/v1/auth/password", {
+        method: "POST",
+        body: { currentPassword: "not-my-password", newPassword: "second-password-123" }
+      })
+      expect(wrong.status).toBe(400)
+      expect(wrong.body).toMatchObject({ _tag: "CurrentPasswordIncorrect" })
+
+      const weak = yield* AuthFlows.call(here.accessToken, "/api/v1/auth/password", {
+        method: "POST",
+        body: { currentPassword: user.password, newPassword: "short-pw" }
+      })
+      expect(weak.status).toBe(400)
+      expect(JSON.stringify(weak.body)).toContain("at least 12 characters")
+      expect(JSON.stringify(weak.body)).not.toContain("short-pw")
+
+      const changed = yield* AuthFlows.call(here.accessToken, "/api/v1/auth/password", {
+        method: "POST",
+        body: { currentPassword: user.password, newPassword: "second-password-123" }
+      })
+      expect(changed.status).toBe(204)
+      expect((yield* AuthFlows.call(here.accessToken, "/api/v1/auth/me")).status).toBe(200)
+      expect((yield* AuthFlows.call(elsewhere.accessToken, "/api/v1/auth/me")).status).toBe(401)
+      expect((yield* AuthFlows.login(user, fromNewAddress())).status).toBe(401)
+      expect((yield* AuthFlows.login({ ...user, password: "second-password-123" })).status).toBe(200)
+    }))
+})

@@ -1,0 +1,143 @@
+/**
+ * Managing users: admins add them, change their roles, disable them and reset their
+ * passwords; everyone changes their own. There is always at least one enabled admin.
+ * Whatever takes a user's access away — disabling, a new password — signs them out.
+ */
+import { SqlClient } from "@effect/sql"
+import { SessionsRepo } from "@nestfleet/db/SessionsRepo"
+import { type UserRow, UsersRepo } from "@nestfleet/db/UsersRepo"
+import type { SignedInUser } from "@nestfleet/domain/Access"
+import { CurrentPasswordIncorrect } from "@nestfleet/domain/AuthApi"
+import { Role, User, type UserId } from "@nestfleet/domain/Users"
+import { LastAdmin, type NewUser, type UserChanges, UserList, UserNotFound } from "@nestfleet/domain/UsersApi"
+import { Array, Effect, Option, Redacted } from "effect"
+import { randomBytes } from "node:crypto"
+import { AuthConfig } from "./AuthConfig.js"
+import { Passwords } from "./Passwords.js"
+import { orDieUnexpected } from "./Unexpected.js"
+
+export const toUser = (row: UserRow) =>
+  new User({
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    roles: row.roles,
+    disabled: row.disabled,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt
+  })
+
+/** Each role once, highest first. */
+const normalizeRoles = (roles: Array.NonEmptyReadonlyArray<Role>): Array.NonEmptyReadonlyArray<Role> => {
+  const ordered = Role.literals.filter((role) => roles.includes(role))
+  return Array.isNonEmptyReadonlyArray(ordered) ? ordered : roles
+}
+
+const userNotFound = (id: UserId) => new UserNotFound({ message: `No user has the id ${id}`, id })
+
+const keepsAdmin = (row: UserRow, changes: UserChanges) =>
+  !(changes.disabled ?? row.disabled) && (changes.roles ?? row.roles).includes("admin")
+
+export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const users = yield* UsersRepo
+    const sessions = yield* SessionsRepo
+    const passwords = yield* Passwords
+
+    const list = Effect.fn("Users.list")(function*() {
+      return new UserList({ items: (yield* users.list()).map(toUser) })
+    }, orDieUnexpected)
+
+    const create = Effect.fn("Users.create")(function*(input: NewUser) {
+      const row = yield* users.insert({
+        email: input.email,
+        name: input.name,
+        passwordHash: yield* passwords.hash(input.password),
+        roles: normalizeRoles(input.roles)
+      })
+      yield* Effect.logInfo("User created").pipe(Effect.annotateLogs({ userId: row.id, roles: row.roles.join(",") }))
+      return toUser(row)
+    }, orDieUnexpected)
+
+    const update = Effect.fn("Users.update")(function*(id: UserId, changes: UserChanges) {
+      const normalized = { ...changes, roles: changes.roles && normalizeRoles(changes.roles) }
+      const row = yield* sql.withTransaction(Effect.gen(function*() {
+        const current = yield* Effect.flatten(users.findById(id)).pipe(
+          Effect.catchTag("NoSuchElementException", () => userNotFound(id))
+        )
+        if (!keepsAdmin(current, normalized)) {
+          const admins = yield* users.lockEnabledAdmins()
+          if (admins.length === 1 && admins[0]!.id === id) {
+            return yield* new LastAdmin({ message: "This is the last enabled admin; make another user admin first" })
+          }
+        }
+        const updated = yield* Effect.flatten(users.update({ id, ...normalized })).pipe(
+          Effect.catchTag("NoSuchElementException", () => userNotFound(id))
+        )
+        if (updated.disabled) yield* sessions.revokeAllOfUser({ userId: id })
+        return updated
+      }))
+      yield* Effect.logInfo("User updated").pipe(Effect.annotateLogs({ userId: id, disabled: row.disabled }))
+      return toUser(row)
+    }, orDieUnexpected)
+
+    const setPassword = (id: UserId, password: Redacted.Redacted<string>, keepSessionId?: string) =>
+      Effect.gen(function*() {
+        const passwordHash = yield* passwords.hash(password)
+        yield* sql.withTransaction(Effect.gen(function*() {
+          const updated = yield* users.setPasswordHash({ id, passwordHash })
+          if (Option.isNone(updated)) return yield* userNotFound(id)
+          yield* sessions.revokeAllOfUser({ userId: id, exceptFamilyId: keepSessionId })
+        }))
+      })
+
+    const resetPassword = Effect.fn("Users.resetPassword")(function*(id: UserId, password: Redacted.Redacted<string>) {
+      yield* setPassword(id, password)
+      yield* Effect.logInfo("Password reset by an admin").pipe(Effect.annotateLogs({ userId: id }))
+    }, orDieUnexpected)
+
+    /** The signed-in user's own change: the current password first; their other sessions end. */
+    const changeOwnPassword = Effect.fn("Users.changeOwnPassword")(
+      function*(user: SignedInUser, current: Redacted.Redacted<string>, next: Redacted.Redacted<string>) {
+        const row = yield* Effect.flatten(users.findById(user.id)).pipe(
+          Effect.catchTag("NoSuchElementException", () => userNotFound(user.id))
+        )
+        if (!(yield* passwords.verify(current, row.passwordHash))) {
+          return yield* new CurrentPasswordIncorrect({ message: "The current password is wrong" })
+        }
+        yield* setPassword(user.id, next, user.sessionId)
+      },
+      Effect.catchTag("UserNotFound", Effect.die),
+      orDieUnexpected
+    )
+
+    /**
+     * On a database without users, the first admin: from ADMIN_EMAIL and ADMIN_PASSWORD, or
+     * with a generated password printed once here — the only time it is ever shown.
+     */
+    const ensureFirstAdmin = Effect.gen(function*() {
+      const config = yield* AuthConfig
+      if ((yield* users.list()).length > 0) return
+      const generated = Option.isNone(config.adminPassword)
+      const password = Option.getOrElse(config.adminPassword, () => Redacted.make(randomBytes(18).toString("base64url")))
+      const created = yield* users.insertFirst({
+        email: config.adminEmail,
+        name: "Admin",
+        passwordHash: yield* passwords.hash(password),
+        roles: ["admin"]
+      })
+      // Another process may have created the first user meanwhile; then it said so itself.
+      if (Option.isNone(created)) return
+      yield* generated
+        ? Effect.logWarning(
+          `Created the first admin, ${config.adminEmail}, with the generated password ${Redacted.value(password)} ` +
+            "— sign in and change it now; it is not shown again"
+        )
+        : Effect.logInfo(`Created the first admin, ${config.adminEmail}, with the password from ADMIN_PASSWORD`)
+    }).pipe(Effect.withSpan("Users.ensureFirstAdmin"), orDieUnexpected)
+
+    return { list, create, update, resetPassword, changeOwnPassword, ensureFirstAdmin } as const
+  }),
+  dependencies: [UsersRepo.Default, SessionsRepo.Default, Passwords.Default]
+}) {}

@@ -1,0 +1,220 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Logger, Option, Redacted } from "effect"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { type Database, inMemory } from "@nestfleet/db/Database"
+import { SecretCipher, SecretDecryptionError } from "../src/SecretCipher.js"
+import * as StubDatabase from "./StubDatabase.js"
+
+const plaintext = "xoxb-very-secret-integration-token"
+const key = Crypto.randomBytes(32)
+const keyHex = key.toString("hex")
+const cipher = SecretCipher.fromKey(Option.some(key))
+const otherCipher = SecretCipher.fromKey(Option.some(Crypto.randomBytes(32)))
+const plainCipher = SecretCipher.fromKey(Option.none())
+
+const keyIdOf = (k: Buffer) => Crypto.createHash("sha256").update(k).digest("hex").slice(0, 8)
+
+/** Flips one bit of the `index`th dot-separated part of a stored value (its decoded bytes). */
+const flipBit = (stored: string, index: number, byte = 0) => {
+  const parts = stored.split(".")
+  const bytes = Buffer.from(parts[index]!, "base64url")
+  bytes[byte] = bytes[byte]! ^ 0x01
+  parts[index] = bytes.toString("base64url")
+  return parts.join(".")
+}
+
+/** Decrypting `stored` fails; the error must not give away the plaintext or the key. */
+const expectFailure = (c: SecretCipher, stored: string) =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(c.decrypt(stored))
+    expect(error).toBeInstanceOf(SecretDecryptionError)
+    expect(error._tag).toBe("SecretDecryptionError")
+    expect(error.message).not.toContain(plaintext)
+    expect(error.message).not.toContain(keyHex)
+    expect(error.message).not.toContain(key.toString("base64url"))
+    expect(String(error)).not.toContain(plaintext)
+    return error.message
+  })
+
+const decrypted = (c: SecretCipher, stored: string) => Effect.map(c.decrypt(stored), Redacted.value)
+
+describe("SecretCipher", () => {
+  it.effect("round-trips through nfs1.<keyId>.<iv>.<ciphertext>.<tag> without the plaintext showing", () =>
+    Effect.gen(function*() {
+      expect(cipher.encrypting).toBe(true)
+      const stored = yield* cipher.encrypt(Redacted.make(plaintext))
+      const parts = stored.split(".")
+      expect(parts).toHaveLength(5)
+      expect(parts[0]).toBe("nfs1")
+      expect(parts[1]).toBe(keyIdOf(key))
+      expect(Buffer.from(parts[2]!, "base64url")).toHaveLength(12)
+      expect(Buffer.from(parts[4]!, "base64url")).toHaveLength(16)
+      expect(stored).not.toContain(plaintext)
+      expect(stored).not.toContain(Buffer.from(plaintext).toString("base64url"))
+      expect(yield* decrypted(cipher, stored)).toBe(plaintext)
+    }))
+
+  it.effect("round-trips empty and non-ASCII text", () =>
+    Effect.gen(function*() {
+      for (const text of ["", "p\u00e4ssw\u00f6rd \u{1F511} \u5bc6\u7801", "a.b.c"]) {
+        expect(yield* decrypted(cipher, yield* cipher.encrypt(Redacted.make(text)))).toBe(text)
+        expect(yield* decrypted(plainCipher, yield* plainCipher.encrypt(Redacted.make(text)))).toBe(text)
+      }
+    }))
+
+  it.effect("uses a fresh IV per value: the same text encrypts differently every time", () =>
+    Effect.gen(function*() {
+      const values = yield* Effect.all(Array.from({ length: 20 }, () => cipher.encrypt(Redacted.make(plaintext))))
+      expect(new Set(values).size).toBe(values.length)
+      expect(new Set(values.map((value) => value.split(".")[2])).size).toBe(values.length)
+    }))
+
+  it.effect("refuses a value whose IV, ciphertext or tag was altered", () =>
+    Effect.gen(function*() {
+      const stored = yield* cipher.encrypt(Redacted.make(plaintext))
+      for (const [part, byte] of [[2, 0], [2, 11], [3, 0], [3, 10], [4, 0], [4, 15]] as const) {
+        const message = yield* expectFailure(cipher, flipBit(stored, part, byte))
+        expect(message).toMatch(/failed authentication/)
+      }
+    }))
+
+  it.effect("refuses a truncated value", () =>
+    Effect.gen(function*() {
+      const stored = yield* cipher.encrypt(Redacted.make(plaintext))
+      const [version, keyId, iv, ciphertext, tag] = stored.split(".") as [string, string, string, string, string]
+      const shorterCiphertext = Buffer.from(ciphertext, "base64url").subarray(0, 10).toString("base64url")
+      const shorterTag = Buffer.from(tag, "base64url").subarray(0, 12).toString("base64url")
+      expect(yield* expectFailure(cipher, [version, keyId, iv, shorterCiphertext, tag].join("."))).toMatch(
+        /failed authentication/
+      )
+      expect(yield* expectFailure(cipher, [version, keyId, iv, "", tag].join("."))).toMatch(/failed authentication/)
+      expect(yield* expectFailure(cipher, [version, keyId, iv, ciphertext, shorterTag].join("."))).toMatch(/malformed/)
+      expect(yield* expectFailure(cipher, [version, keyId, iv, ciphertext, ""].join("."))).toMatch(/malformed/)
+      expect(yield* expectFailure(cipher, [version, keyId, iv.slice(0, 10), ciphertext, tag].join("."))).toMatch(
+        /malformed/
+      )
+      expect(yield* expectFailure(cipher, stored.slice(0, -3))).toMatch(/malformed/)
+      expect(yield* expectFailure(cipher, [version, keyId, iv, ciphertext].join("."))).toMatch(/malformed/)
+      expect(yield* expectFailure(cipher, stored.slice(0, 20))).toMatch(/malformed/)
+    }))
+
+  it.effect("refuses characters outside base64url rather than skipping them", () =>
+    Effect.gen(function*() {
+      const stored = yield* cipher.encrypt(Redacted.make(plaintext))
+      const parts = stored.split(".")
+      parts[3] = `${parts[3]}!!`
+      expect(yield* expectFailure(cipher, parts.join("."))).toMatch(/malformed/)
+    }))
+
+  it.effect("names both key ids when a value was encrypted with another key", () =>
+    Effect.gen(function*() {
+      const stored = yield* otherCipher.encrypt(Redacted.make(plaintext))
+      const otherKeyId = stored.split(".")[1]!
+      const message = yield* expectFailure(cipher, stored)
+      expect(message).toContain("different key")
+      expect(message).toContain(otherKeyId)
+      expect(message).toContain(keyIdOf(key))
+      // Relabelled with our key id, it is still refused: the header is authenticated data.
+      const relabelled = stored.replace(`.${otherKeyId}.`, `.${keyIdOf(key)}.`)
+      expect(yield* expectFailure(cipher, relabelled)).toMatch(/failed authentication/)
+    }))
+
+  it.effect("refuses unknown formats and versions", () =>
+    Effect.gen(function*() {
+      const stored = yield* cipher.encrypt(Redacted.make(plaintext))
+      expect(yield* expectFailure(cipher, stored.replace(/^nfs1/, "nfs2"))).toMatch(/unknown format version \(nfs2\)/)
+      expect(yield* expectFailure(cipher, stored.replace(/^nfs1/, "nfs0"))).toMatch(/\(nfs0\) is malformed/)
+      expect(yield* expectFailure(cipher, plaintext)).toMatch(/not in a known format/)
+      expect(yield* expectFailure(cipher, "")).toMatch(/not in a known format/)
+      expect(yield* expectFailure(cipher, `${plaintext}.${plaintext}`)).toMatch(/not in a known format/)
+    }))
+
+  it.effect("in plaintext mode stores nfs0 values, and refuses encrypted ones for want of a key", () =>
+    Effect.gen(function*() {
+      expect(plainCipher.encrypting).toBe(false)
+      const stored = yield* plainCipher.encrypt(Redacted.make(plaintext))
+      expect(stored).toBe(`nfs0.${Buffer.from(plaintext).toString("base64url")}`)
+      expect(yield* decrypted(plainCipher, stored)).toBe(plaintext)
+      const encrypted = yield* cipher.encrypt(Redacted.make(plaintext))
+      const message = yield* expectFailure(plainCipher, encrypted)
+      expect(message).toContain("no encryption key is configured")
+      expect(message).toContain(keyIdOf(key))
+    }))
+
+  it.effect("still reads nfs0 values once a key is configured, so turning encryption on loses nothing", () =>
+    Effect.gen(function*() {
+      const stored = yield* plainCipher.encrypt(Redacted.make(plaintext))
+      expect(yield* decrypted(cipher, stored)).toBe(plaintext)
+      expect(yield* expectFailure(cipher, "nfs0.not*base64url")).toMatch(/malformed/)
+      expect(yield* expectFailure(cipher, `nfs0.${Buffer.from([0xff, 0xfe]).toString("base64url")}`)).toMatch(
+        /malformed/
+      )
+    }))
+
+  it("refuses a key that is not 32 bytes", () => {
+    expect(() => SecretCipher.fromKey(Option.some(Crypto.randomBytes(16)))).toThrow(/32-byte key/)
+  })
+})
+
+describe("SecretCipher.layer", () => {
+  const withEnv = (env: Record<string, string>) =>
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+  const build = (database: Layer.Layer<Database>, env: Record<string, string> = {}) =>
+    SecretCipher.pipe(
+      Effect.provide(SecretCipher.layer.pipe(Layer.provide(database))),
+      withEnv(env)
+    )
+
+  it.effect("uses ENCRYPTION_KEY when it is set", () =>
+    Effect.gen(function*() {
+      const configured = yield* build(StubDatabase.server, { ENCRYPTION_KEY: keyHex })
+      expect(configured.encrypting).toBe(true)
+      const stored = yield* configured.encrypt(Redacted.make(plaintext))
+      expect(stored.split(".")[1]).toBe(keyIdOf(key))
+      expect(yield* decrypted(cipher, stored)).toBe(plaintext)
+    }))
+
+  it.effect("against a server without ENCRYPTION_KEY stores plaintext and warns once", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => logs.push(`${logLevel.label} ${String(message)}`))
+      )
+      const plain = yield* build(StubDatabase.server).pipe(Effect.provide(capture))
+      expect(plain.encrypting).toBe(false)
+      expect(yield* plain.encrypt(Redacted.make(plaintext))).toMatch(/^nfs0\./)
+      expect(logs).toHaveLength(1)
+      expect(logs[0]).toMatch(/^WARN .*unencrypted.*ENCRYPTION_KEY/)
+    }))
+
+  it.effect("on an embedded database generates a key in the data dir once and keeps using it", () =>
+    Effect.gen(function*() {
+      const dataDir = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "nestfleet-keys-")), "data")
+      const first = yield* build(StubDatabase.embedded(dataDir))
+      const stored = yield* first.encrypt(Redacted.make(plaintext))
+      const keyFile = Fs.readFileSync(Path.join(dataDir, "encryption.key"), "utf8").trim()
+      expect(stored.split(".")[1]).toBe(keyIdOf(Buffer.from(keyFile, "hex")))
+      const afterRestart = yield* build(StubDatabase.embedded(dataDir))
+      expect(yield* decrypted(afterRestart, stored)).toBe(plaintext)
+    }))
+
+  it.effect("on an in-memory embedded database encrypts with a key kept for the process", () =>
+    Effect.gen(function*() {
+      const first = yield* build(StubDatabase.embedded(inMemory))
+      const second = yield* build(StubDatabase.embedded(inMemory))
+      expect(first.encrypting).toBe(true)
+      const stored = yield* first.encrypt(Redacted.make(plaintext))
+      expect(yield* decrypted(second, stored)).toBe(plaintext)
+    }))
+
+  it.effect("fails at start on an invalid ENCRYPTION_KEY", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(build(StubDatabase.server, { ENCRYPTION_KEY: "abc" }))
+      expect(error).toMatchObject({ _op: "InvalidData", path: ["ENCRYPTION_KEY"] })
+    }))
+})

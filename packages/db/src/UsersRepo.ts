@@ -1,0 +1,158 @@
+/** Users, as stored. Emails are matched whatever their case (the unique index is on lower(email)). */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Role, UserId } from "@nestfleet/domain/Users"
+import { EmailTaken } from "@nestfleet/domain/UsersApi"
+import { Effect, Schema } from "effect"
+import { textArray } from "./PgArrays.js"
+import { isUniqueViolation } from "./SqlErrors.js"
+
+export class UserRow extends Schema.Class<UserRow>("UserRow")({
+  id: UserId,
+  email: Schema.String,
+  name: Schema.String,
+  passwordHash: Schema.String,
+  roles: Schema.NonEmptyArray(Role),
+  disabled: Schema.Boolean,
+  createdAt: Schema.DateFromSelf,
+  updatedAt: Schema.DateFromSelf
+}) {}
+
+export const NewUserRow = Schema.Struct({
+  email: Schema.String,
+  name: Schema.String,
+  passwordHash: Schema.String,
+  roles: Schema.NonEmptyArray(Role)
+})
+export type NewUserRow = typeof NewUserRow.Type
+
+export const UserRowChanges = Schema.Struct({
+  id: UserId,
+  name: Schema.optional(Schema.String),
+  roles: Schema.optional(Schema.NonEmptyArray(Role)),
+  disabled: Schema.optional(Schema.Boolean)
+})
+
+const emailTaken = (email: string) => new EmailTaken({ message: `A user with the email ${email} already exists` })
+
+export class UsersRepo extends Effect.Service<UsersRepo>()("@nestfleet/db/UsersRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const list = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: UserRow,
+      execute: () => sql`select * from users order by created_at, id`
+    })
+
+    const findById = SqlSchema.findOne({
+      Request: UserId,
+      Result: UserRow,
+      execute: (id) => sql`select * from users where id = ${id}`
+    })
+
+    const findByEmail = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: UserRow,
+      execute: (email) => sql`select * from users where lower(email) = lower(${email})`
+    })
+
+    /** The user of a request: enabled, and with the session the access token names still live. */
+    const findSignedIn = SqlSchema.findOne({
+      Request: Schema.Struct({ id: UserId, sessionId: Schema.String }),
+      Result: UserRow,
+      execute: ({ id, sessionId }) =>
+        sql`
+          select u.* from users u
+          where u.id = ${id} and not u.disabled and exists (
+            select 1 from sessions s
+            where s.family_id = ${sessionId}::uuid and s.user_id = u.id
+              and s.revoked_at is null and s.rotated_at is null and s.expires_at > now()
+          )`
+    })
+
+    const insertRow = SqlSchema.single({
+      Request: NewUserRow,
+      Result: UserRow,
+      execute: (user) =>
+        sql`
+          insert into users (email, name, password_hash, roles)
+          values (${user.email}, ${user.name}, ${user.passwordHash}, ${textArray(user.roles)}::text[])
+          returning *`
+    })
+
+    const insert = (user: NewUserRow) =>
+      insertRow(user).pipe(
+        Effect.catchIf(
+          (error) => error._tag === "SqlError" && isUniqueViolation(error, "users_email_unique"),
+          () => Effect.fail(emailTaken(user.email))
+        )
+      )
+
+    const insertFirstRow = SqlSchema.findOne({
+      Request: NewUserRow,
+      Result: UserRow,
+      execute: (user) =>
+        sql`
+          insert into users (email, name, password_hash, roles)
+          select ${user.email}, ${user.name}, ${user.passwordHash}, ${textArray(user.roles)}::text[]
+          where not exists (select 1 from users)
+          returning *`
+    })
+
+    /**
+     * Inserts `user` only while there are no users at all; none when there were, or when a
+     * concurrent first insert won the race.
+     */
+    const insertFirst = (user: NewUserRow) =>
+      insertFirstRow(user).pipe(
+        Effect.catchIf(
+          (error) => error._tag === "SqlError" && isUniqueViolation(error, "users_email_unique"),
+          () => Effect.succeedNone
+        )
+      )
+
+    const update = SqlSchema.findOne({
+      Request: UserRowChanges,
+      Result: UserRow,
+      execute: ({ disabled, id, name, roles }) =>
+        sql`
+          update users set
+            name = coalesce(${name ?? null}::text, name),
+            roles = coalesce(${roles === undefined ? null : textArray(roles)}::text[], roles),
+            disabled = coalesce(${disabled ?? null}::boolean, disabled),
+            updated_at = now()
+          where id = ${id}
+          returning *`
+    })
+
+    const setPasswordHash = SqlSchema.findOne({
+      Request: Schema.Struct({ id: UserId, passwordHash: Schema.String }),
+      Result: Schema.Struct({ id: UserId }),
+      execute: ({ id, passwordHash }) =>
+        sql`update users set password_hash = ${passwordHash}, updated_at = now() where id = ${id} returning id`
+    })
+
+    /**
+     * The ids of the enabled admins, locked until the transaction ends, so two changes that
+     * each leave one admin cannot both pass the last-admin check.
+     */
+    const lockEnabledAdmins = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: Schema.Struct({ id: UserId }),
+      execute: () =>
+        sql`select id from users where 'admin' = any(roles) and not disabled order by id for update`
+    })
+
+    return {
+      list: () => list(undefined),
+      findById,
+      findByEmail,
+      findSignedIn,
+      insert,
+      insertFirst,
+      update,
+      setPasswordHash,
+      lockEnabledAdmins: () => lockEnabledAdmins(undefined)
+    } as const
+  })
+}) {}
