@@ -99,6 +99,41 @@ describe("the API process", () => {
     }
   }, 90_000)
 
+  it("on a database without users, creates the first admin with a generated password printed once", async () => {
+    const dataDir = tempDir()
+    const signIn = (port: number, password: string) =>
+      fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "admin@nestfleet.local", password })
+      })
+    const runOnce = async (check: (port: number, output: string) => Promise<void>) => {
+      const port = await freePort()
+      const started = start({ PORT: String(port), NESTFLEET_DATA_DIR: dataDir })
+      try {
+        await waitFor(() => started.output().includes("Listening on"), 60_000)
+        await check(port, started.output())
+        started.child.kill("SIGTERM")
+        expect(await started.exited).toBe(0)
+      } finally {
+        started.child.kill("SIGKILL")
+      }
+    }
+    let password = ""
+    await runOnce(async (port, output) => {
+      const printed = /Created the first admin, admin@nestfleet\.local, with the generated password (\S+) /.exec(output)
+      expect(printed).not.toBeNull()
+      password = printed![1]!
+      expect(password.length).toBeGreaterThanOrEqual(24)
+      expect((await signIn(port, password)).status).toBe(200)
+    })
+    await runOnce(async (port, output) => {
+      expect(output).not.toContain("Created the first admin")
+      expect(output).not.toContain(password)
+      expect((await signIn(port, password)).status).toBe(200)
+    })
+  }, 120_000)
+
   // Slowing the database down needs a server behind a proxy (see Http.test.ts).
   it.live.skipIf(Option.isNone(TestDatabase.serverUrl))(
     "on SIGTERM, finishes the request in flight, then exits 0 (needs a server: TEST_DATABASE_URL)",
