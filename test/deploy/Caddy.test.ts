@@ -101,7 +101,10 @@ const caddyHome = () => {
 }
 
 interface ComposeConfig {
-  readonly services: Record<string, { readonly image?: string; readonly depends_on?: unknown }>
+  readonly services: Record<
+    string,
+    { readonly image?: string; readonly depends_on?: unknown; readonly environment?: Record<string, string> }
+  >
 }
 
 /**
@@ -109,8 +112,10 @@ interface ComposeConfig {
  * it is a Python program that depends on PyYAML, so python3 turns that into JSON. Where
  * `docker-compose` is Compose v2 instead, it prints JSON itself.
  */
+const composeSecrets = { JWT_SECRET: "c".repeat(64), ENCRYPTION_KEY: "e".repeat(64) }
+
 const composeConfig = async (): Promise<ComposeConfig> => {
-  const env = { PATH: process.env.PATH!, HOME: tempDir("compose") }
+  const env = { PATH: process.env.PATH!, HOME: tempDir("compose"), ...composeSecrets }
   const { stdout: yaml } = await run("docker-compose", ["-f", composeFile, "config"], { cwd: root, env })
   const json = await pipe("python3", ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"], yaml)
     .catch(() => run("docker-compose", ["-f", composeFile, "config", "--format", "json"], { cwd: root, env }).then((_) => _.stdout))
@@ -123,6 +128,15 @@ const pipe = (command: string, args: ReadonlyArray<string>, input: string) =>
     const child = execFile(command, args, { env: { PATH: process.env.PATH! } }, (error, stdout) =>
       error === null ? resolve(stdout) : reject(error))
     child.stdin!.end(input)
+  })
+
+const admin = { email: "admin@nestfleet.local", password: "caddy-test-admin-password" }
+
+const signIn = (url: string, credentials: { email: string; password: string }, headers: Record<string, string> = {}) =>
+  fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(credentials)
   })
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -139,6 +153,17 @@ describe("the deployment files", () => {
     expect(config.services["postgres"]?.image).toMatch(/^pgvector\/pgvector:pg16$/)
     // The worker starts once the API is healthy, that is once the migrations are applied.
     expect(config.services["worker"]?.depends_on).toMatchObject({ api: { condition: "service_healthy" } })
+    expect(config.services["api"]?.environment).toMatchObject({ ...composeSecrets, TRUST_PROXY: "true" })
+    expect(config.services["worker"]?.environment).toMatchObject({ ENCRYPTION_KEY: composeSecrets.ENCRYPTION_KEY })
+  }, 60_000)
+
+  it.each(["JWT_SECRET", "ENCRYPTION_KEY"])("docker-compose.yml refuses to run without %s, naming it", async (name) => {
+    const env = { PATH: process.env.PATH!, HOME: tempDir("compose"), ...composeSecrets, [name]: "" }
+    const failure = await run("docker-compose", ["-f", composeFile, "config"], { cwd: root, env }).then(
+      () => "accepted",
+      (error: { stderr?: string; message: string }) => `${error.stderr ?? ""} ${error.message}`
+    )
+    expect(failure).toContain(`set ${name} to`)
   }, 60_000)
 
   it("the Caddyfile is valid", async () => {
@@ -161,7 +186,11 @@ describe("Caddy in front of the API", () => {
       PORT: String(apiPort),
       NESTFLEET_DATA_DIR: tempDir("deploy"),
       LOG_FORMAT: "json",
-      SHUTDOWN_TIMEOUT: "5 seconds"
+      SHUTDOWN_TIMEOUT: "5 seconds",
+      // As docker-compose.yml runs it: behind Caddy, which appends the client to X-Forwarded-For.
+      TRUST_PROXY: "true",
+      ADMIN_PASSWORD: admin.password,
+      LOGIN_MAX_FAILURES_PER_ADDRESS: "3"
     })
     const startedApi = api
     await waitUntil(startedApi, () => startedApi.output().includes("Listening on"), 90_000)
@@ -193,6 +222,22 @@ describe("Caddy in front of the API", () => {
     const replaced = await fetch(`${caddyUrl}/api/v1/health`, { headers: { "x-request-id": "short" } })
     expect(replaced.status).toBe(200)
     expect(replaced.headers.get("x-request-id")).toMatch(uuid)
+  })
+
+  it("signs in through the proxy, and throttles the client's real address whatever X-Forwarded-For it sends", async () => {
+    const signedIn = await signIn(caddyUrl, admin)
+    expect(signedIn.status).toBe(200)
+    expect(signedIn.headers.getSetCookie().join()).toMatch(/nestfleet_refresh=.*Path=\/api\/v1\/auth/)
+
+    for (let i = 0; i < 3; i++) {
+      const failed = await signIn(caddyUrl, { email: `nobody${i}@example.com`, password: "guessing-password" }, {
+        "x-forwarded-for": `203.0.113.${i + 1}`
+      })
+      expect(failed.status).toBe(401)
+    }
+    const blocked = await signIn(caddyUrl, admin, { "x-forwarded-for": "203.0.113.99" })
+    expect(blocked.status).toBe(429)
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0)
   })
 
   it("sends everything else to the console upstream (502 while nothing listens there)", async () => {

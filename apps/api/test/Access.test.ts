@@ -6,7 +6,7 @@
  * A new endpoint is covered the moment it joins the contract: one without an access
  * middleware and not marked `Public` fails here.
  */
-import { HttpApi, type HttpApiEndpoint } from "@effect/platform"
+import { HttpApi } from "@effect/platform"
 import { expect, layer } from "@effect/vitest"
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
 import { Public, requiredRole } from "@nestfleet/domain/Access"
@@ -18,7 +18,7 @@ import * as TestServer from "./TestServer.js"
 
 interface Walked {
   readonly name: string
-  readonly method: HttpApiEndpoint.HttpMethod
+  readonly method: string
   readonly path: string
   readonly isPublic: boolean
   readonly roles: ReadonlyArray<Role>
