@@ -6,7 +6,9 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
+import * as Database from "@nestfleet/db/Database"
 import { Duration, Effect, Redacted } from "effect"
+import { randomBytes, scryptSync } from "node:crypto"
 import * as AuthFlows from "./AuthFlows.js"
 import * as TestServer from "./TestServer.js"
 
@@ -248,6 +250,29 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       })
       expect(spoofed.status).toBe(429)
       expect((yield* AuthFlows.login(TestServer.admin, fromNewAddress())).status).toBe(200)
+    }))
+
+  it.effect("a password hashed with older parameters is re-hashed with today's at the next sign-in", () =>
+    Effect.gen(function*() {
+      const { pool } = yield* Database.Database
+      const query = (text: string, values: ReadonlyArray<unknown>) => Effect.promise(() => pool.query(text, [...values]))
+      const admin = yield* AuthFlows.signIn(TestServer.admin)
+      const user = { email: "old.hash@nestfleet.test", password: "an-old-hashed-password" }
+      const id = yield* AuthFlows.createUser(admin.accessToken, { ...user, roles: ["viewer"] })
+      const salt = randomBytes(16)
+      const weak = scryptSync(user.password, salt, 64, { N: 1024, r: 8, p: 1 })
+      const oldHash = `scrypt$N=1024,r=8,p=1$${salt.toString("base64")}$${weak.toString("base64")}`
+      yield* query("update users set password_hash = $1 where id = $2", [oldHash, id])
+      const hashOf = Effect.map(
+        query("select password_hash from users where id = $1", [id]),
+        (result) => result.rows[0]!.password_hash as string
+      )
+
+      expect((yield* AuthFlows.login(user)).status).toBe(200)
+      const rehashed = yield* hashOf
+      expect(rehashed).toMatch(/^scrypt\$N=32768,r=8,p=1\$/)
+      expect((yield* AuthFlows.login(user)).status).toBe(200)
+      expect(yield* hashOf).toBe(rehashed)
     }))
 
   it.effect("a user changes their own password: the current one is checked, their other sessions end", () =>

@@ -76,6 +76,10 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
         }
         yield* throttle.recordSuccess(email)
         yield* Effect.annotateCurrentSpan("userId", user.value.id)
+        // The password is at hand only now: the moment to move an old hash to today's parameters.
+        if (passwords.needsRehash(user.value.passwordHash)) {
+          yield* users.setPasswordHash({ id: user.value.id, passwordHash: yield* passwords.hash(password) })
+        }
         return yield* grant(user.value)
       },
       orDieUnexpected
