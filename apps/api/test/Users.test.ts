@@ -9,7 +9,17 @@ const adminToken = Effect.map(AuthFlows.signIn(TestServer.admin), (signedIn) => 
 const patch = (token: string, id: string, body: unknown) =>
   AuthFlows.call(token, `/api/v1/users/${id}`, { method: "PATCH", body })
 
-layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("users API", (it) => {
+// Plain-HTTP development mode, which only drops `Secure` from the refresh cookie.
+const serverLayer = TestServer.layer(undefined, { config: { COOKIE_SECURE: "false" } })
+
+layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("users API", (it) => {
+  it.effect("with COOKIE_SECURE=false the refresh cookie is not Secure, and otherwise the same", () =>
+    Effect.gen(function*() {
+      const cookie = AuthFlows.refreshCookieOf((yield* AuthFlows.login(TestServer.admin)).headers)!
+      expect(cookie.attributes).not.toContain("Secure")
+      expect(cookie.attributes).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Path=/api/v1/auth"]))
+    }))
+
   it.effect("lists users without their password hashes", () =>
     Effect.gen(function*() {
       const response = yield* AuthFlows.call(yield* adminToken, "/api/v1/users")
