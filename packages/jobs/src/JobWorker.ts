@@ -144,7 +144,12 @@ const makeRunner = <A, I, E, R>(options: {
     })
   }
 
-  /** Starts a job; pg-boss aborting its signal (expiry, lost claim) interrupts it. */
+  /**
+   * Starts a job; pg-boss aborting its signal (expiry, lost claim) interrupts it. A fast
+   * handler has finished by the time `runFork` returns; only a job still running listens to
+   * its signal, because listening makes Node link the job's signal to its batch's, which
+   * costs more than the rest of a short job.
+   */
   const start = (job: Job<unknown>, onResult: (result: JobResult) => void) => {
     const attempt = job.retryCount + 1
     const decoded = decode(job.data)
@@ -159,10 +164,7 @@ const makeRunner = <A, I, E, R>(options: {
     const fiber = Runtime.runFork(jobRuntime)(
       Either.isLeft(decoded) ? invalidPayload(job, decoded.left) : attemptOf(job, attempt, decoded.right.payload, span)
     )
-    const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
-    job.signal.addEventListener("abort", interrupt, { once: true })
-    fiber.addObserver((exit) => {
-      job.signal.removeEventListener("abort", interrupt)
+    const settle = (exit: Exit.Exit<JobResult>) => {
       if (Exit.isSuccess(exit)) return onResult(exit.value)
       spans.end(span, exit)
       if (Cause.isInterruptedOnly(exit.cause)) {
@@ -171,6 +173,14 @@ const makeRunner = <A, I, E, R>(options: {
       }
       // attemptOf turns every outcome of the handler into a result; only a bug of ours lands here.
       onResult({ id: job.id, status: "failed", output: { error: "Defect", message: Cause.pretty(exit.cause) } })
+    }
+    const finished = fiber.unsafePoll()
+    if (finished !== null) return settle(finished)
+    const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
+    job.signal.addEventListener("abort", interrupt, { once: true })
+    fiber.addObserver((exit) => {
+      job.signal.removeEventListener("abort", interrupt)
+      settle(exit)
     })
     FiberSet.unsafeAdd(running, fiber)
   }
