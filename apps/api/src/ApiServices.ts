@@ -4,6 +4,10 @@
  * the secret cipher warns that secrets are stored unencrypted.
  */
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
+import { Cases } from "@nestfleet/core/Cases"
+import { Channels } from "@nestfleet/core/Channels"
+import { Ingestion } from "@nestfleet/core/Ingestion"
+import { Products } from "@nestfleet/core/Products"
 import { SecretCipher } from "@nestfleet/core/SecretCipher"
 import { Sessions } from "@nestfleet/core/Sessions"
 import { SystemStatus } from "@nestfleet/core/SystemStatus"
@@ -13,6 +17,16 @@ import { Effect, Layer } from "effect"
 const FirstAdminLive = Layer.effectDiscard(Effect.flatMap(Users, (users) => users.ensureFirstAdmin))
 
 export const ApiServicesLive = FirstAdminLive.pipe(
-  Layer.provideMerge(Layer.mergeAll(SystemStatus.Default, Sessions.Default, Users.Default, SecretCipher.Default)),
-  Layer.provide(AccessTokens.Default)
+  Layer.provideMerge(
+    Layer.mergeAll(
+      SystemStatus.Default,
+      Sessions.Default,
+      Users.Default,
+      Products.Default,
+      Channels.Default,
+      Ingestion.Default,
+      Cases.Default
+    )
+  ),
+  Layer.provide(Layer.merge(AccessTokens.Default, SecretCipher.Default))
 )

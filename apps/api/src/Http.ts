@@ -19,10 +19,23 @@ import * as ErrorBodies from "./http/ErrorBodies.js"
 import { drainOnClose } from "./http/GracefulShutdown.js"
 import * as RequestId from "./http/RequestId.js"
 import { HttpConfig } from "./HttpConfig.js"
+import { CasesHttpLive } from "./cases/CasesHttp.js"
+import { ChannelsHttpLive } from "./channels/ChannelsHttp.js"
+import { ProductsHttpLive } from "./products/ProductsHttp.js"
 import { UsersHttpLive } from "./users/UsersHttp.js"
+import { WebhooksHttpLive } from "./webhooks/WebhooksHttp.js"
 
 export const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
-  Layer.provide([HealthHttpLive, AuthHttpLive, SessionHttpLive, UsersHttpLive]),
+  Layer.provide([
+    HealthHttpLive,
+    AuthHttpLive,
+    SessionHttpLive,
+    UsersHttpLive,
+    ProductsHttpLive,
+    ChannelsHttpLive,
+    WebhooksHttpLive,
+    CasesHttpLive
+  ]),
   Layer.provide(AccessMiddlewareLive)
 )
 

@@ -5,6 +5,7 @@
  */
 import { AuthConfig } from "@nestfleet/core/AuthConfig"
 import { KeysConfig } from "@nestfleet/core/KeysConfig"
+import { LlmConfig } from "@nestfleet/ai/LlmConfig"
 import * as Database from "@nestfleet/db/Database"
 import { DatabaseConfig } from "@nestfleet/db/DatabaseConfig"
 import * as Migrator from "@nestfleet/db/Migrator"
@@ -54,6 +55,7 @@ runMain({
     AuthConfig,
     SharedSecretsConfig,
     JobsConfig,
+    LlmConfig,
     LoggingConfig,
     TracingConfig(service)
   ]),

@@ -2,6 +2,10 @@
  * The edge of the HTTP server — logs, failures nobody planned — with the services behind
  * it swapped for test doubles, so the failures can be caused on purpose.
  */
+import { Cases } from "@nestfleet/core/Cases"
+import { Channels } from "@nestfleet/core/Channels"
+import { Ingestion } from "@nestfleet/core/Ingestion"
+import { Products } from "@nestfleet/core/Products"
 import { Sessions } from "@nestfleet/core/Sessions"
 import { SystemStatus } from "@nestfleet/core/SystemStatus"
 import { Users } from "@nestfleet/core/Users"
@@ -9,7 +13,7 @@ import { ErrorBody } from "@nestfleet/domain/Errors"
 import { Health } from "@nestfleet/domain/HealthApi"
 import * as Logging from "@nestfleet/observability/Logging"
 import { expect, layer } from "@effect/vitest"
-import { Data, Duration, Effect, Layer, Schema } from "effect"
+import { type Context, Data, Duration, Effect, Layer, Schema } from "effect"
 import { Writable } from "node:stream"
 import * as Http from "../src/Http.js"
 import * as TestServer from "./TestServer.js"
@@ -37,21 +41,19 @@ const systemStatusDouble = Layer.succeed(
   })
 )
 
-/** Signing in is not what these tests are about: any call to it is a failure of the test. */
-const unused = () => Effect.dieMessage("not used by the edge tests")
-const authDoubles = Layer.mergeAll(
-  Layer.succeed(Sessions, new Sessions({ login: unused, refresh: unused, logout: unused, authenticate: unused })),
-  Layer.succeed(
-    Users,
-    new Users({
-      list: unused,
-      create: unused,
-      update: unused,
-      resetPassword: unused,
-      changeOwnPassword: unused,
-      ensureFirstAdmin: unused()
-    })
-  )
+/**
+ * The services behind the other endpoints are not what these tests are about: every method
+ * of these doubles dies, so a test that reached one would fail.
+ */
+const unused = <I, S>(tag: Context.Tag<I, S>) =>
+  Layer.succeed(tag, new Proxy({}, { get: () => () => Effect.dieMessage(`${tag.key} is not used by the edge tests`) }) as S)
+const otherServices = Layer.mergeAll(
+  unused(Sessions),
+  unused(Users),
+  unused(Products),
+  unused(Channels),
+  unused(Ingestion),
+  unused(Cases)
 )
 
 const logLines: Array<Record<string, unknown>> = []
@@ -70,7 +72,7 @@ const EdgeLayer = Http.makeLayer({
   shutdownTimeout: Duration.seconds(5)
 }).pipe(
   Layer.provide(systemStatusDouble),
-  Layer.provide(authDoubles),
+  Layer.provide(otherServices),
   Layer.provide(Logging.layer({ destination: logSink })),
   Layer.orDie
 )

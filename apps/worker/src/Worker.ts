@@ -3,10 +3,12 @@
  * program. The steps (triage, known-issue match, auto-reply, change-prep, …) register here
  * as they are built.
  */
-import { JobQueue } from "@nestfleet/jobs/JobQueue"
+import { LlmLive } from "@nestfleet/ai/LlmLive"
+import { Triage } from "@nestfleet/core/Triage"
 import { Effect, Layer } from "effect"
+import { TriageStepLive } from "./pipeline/TriageStep.js"
 
-const steps: ReadonlyArray<Layer.Layer<never, never, JobQueue>> = []
+const steps = [TriageStepLive] as const
 
 /** Built before the steps and so closed after them: "stopped" is logged once every step has stopped. */
 const lifecycle = Layer.scopedDiscard(
@@ -16,4 +18,8 @@ const lifecycle = Layer.scopedDiscard(
   )
 )
 
-export const WorkerLive = Layer.mergeAll(Layer.empty, ...steps).pipe(Layer.provide(lifecycle))
+export const WorkerLive = Layer.mergeAll(...steps).pipe(
+  Layer.provide(lifecycle),
+  Layer.provide(Triage.Default),
+  Layer.provide(LlmLive)
+)

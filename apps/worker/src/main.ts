@@ -1,6 +1,7 @@
 /**
  * The worker process alone (the API applies migrations; the worker waits for them).
  */
+import { LlmConfig } from "@nestfleet/ai/LlmConfig"
 import * as Database from "@nestfleet/db/Database"
 import { DatabaseConfig } from "@nestfleet/db/DatabaseConfig"
 import * as Migrator from "@nestfleet/db/Migrator"
@@ -29,6 +30,6 @@ const app = WorkerLive.pipe(
 
 runMain({
   service: "nestfleet-worker",
-  config: Config.all([DatabaseConfig, JobsConfig, LoggingConfig, TracingConfig("nestfleet-worker")]),
+  config: Config.all([DatabaseConfig, JobsConfig, LlmConfig, LoggingConfig, TracingConfig("nestfleet-worker")]),
   main: Layer.launch(app)
 })

@@ -1,6 +1,7 @@
 /**
  * The app's `SqlClient` (@effect/sql-pg) over the shared pool. Columns are snake_case in
- * SQL and camelCase in TypeScript.
+ * SQL and camelCase in TypeScript. JSON documents are kept as stored: their keys are already
+ * camelCase, and what customers send in `metadata` is theirs, not ours to rename.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, String } from "effect"
@@ -13,6 +14,7 @@ export const layer = Layer.unwrapEffect(
       acquire: Effect.succeed(pool),
       applicationName: "nestfleet",
       transformQueryNames: String.camelToSnake,
-      transformResultNames: String.snakeToCamel
+      transformResultNames: String.snakeToCamel,
+      transformJson: false
     }))
 )

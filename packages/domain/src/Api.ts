@@ -1,8 +1,12 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi, SessionApi } from "./AuthApi.js"
+import { CasesApi } from "./CasesApi.js"
+import { ChannelsApi } from "./ChannelsApi.js"
 import { InternalServerError, PayloadTooLarge } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
+import { ProductsApi } from "./ProductsApi.js"
 import { UsersApi } from "./UsersApi.js"
+import { WebhooksApi } from "./WebhooksApi.js"
 
 /** Every route is under this prefix; the proxy sends `/api/*` to the API process. */
 export const apiPrefix = "/api/v1" as const
@@ -13,6 +17,10 @@ export class NestFleetApi extends HttpApi.make("nestfleet")
   .add(AuthApi)
   .add(SessionApi)
   .add(UsersApi)
+  .add(ProductsApi)
+  .add(ChannelsApi)
+  .add(WebhooksApi)
+  .add(CasesApi)
   .addError(PayloadTooLarge)
   .addError(InternalServerError)
   .prefix(apiPrefix)

@@ -5,8 +5,9 @@
  */
 import { Context } from "effect"
 import type { JobDefinition } from "./JobDefinition.js"
+import { TriageJob } from "./PipelineJobs.js"
 
-export const all: ReadonlyArray<JobDefinition.Any> = []
+export const all: ReadonlyArray<JobDefinition.Any> = [TriageJob]
 
 /** The catalogue in use; tests provide their own jobs through it. */
 export class JobCatalogue extends Context.Reference<JobCatalogue>()("@nestfleet/jobs/JobCatalogue", {

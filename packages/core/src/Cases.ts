@@ -1,0 +1,189 @@
+/**
+ * Reading and working cases. Every change a person makes — status, assignee, type,
+ * severity, a note, a request for another triage — lands in the case's timeline with who
+ * made it and when.
+ */
+import { SqlClient } from "@effect/sql"
+import { CasesRepo, type CaseEventRow, type CaseRow, type MessageRow, type TriageRow } from "@nestfleet/db/CasesRepo"
+import { UsersRepo } from "@nestfleet/db/UsersRepo"
+import type { SignedInUser } from "@nestfleet/domain/Access"
+import {
+  CaseDetail,
+  CaseEvent,
+  type CaseId,
+  CasePage,
+  CaseSummary,
+  Customer,
+  Message,
+  MessageAuthor,
+  ReasoningStep,
+  Triage
+} from "@nestfleet/domain/Cases"
+import {
+  AssigneeNotFound,
+  type CaseChanges,
+  CaseNotFound,
+  type CaseQuery,
+  InvalidCursor,
+  type NewNote
+} from "@nestfleet/domain/CasesApi"
+import { JobQueue } from "@nestfleet/jobs/JobQueue"
+import { TriageJob } from "@nestfleet/jobs/PipelineJobs"
+import { Effect, Option, Schema } from "effect"
+import { orDieUnexpected } from "./Unexpected.js"
+
+const defaultPageSize = 25
+
+export const toSummary = (row: CaseRow) =>
+  new CaseSummary({
+    id: row.id,
+    number: row.number,
+    productId: row.productId,
+    channelId: row.channelId,
+    subject: row.subject,
+    status: row.status,
+    type: row.type,
+    severity: row.severity,
+    assigneeId: row.assigneeId,
+    customer: Schema.decodeUnknownSync(Customer)(row.customer, { onExcessProperty: "ignore" }),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt
+  })
+
+const toMessage = (row: MessageRow) =>
+  new Message({
+    id: row.id,
+    kind: row.kind,
+    author: Schema.decodeUnknownSync(MessageAuthor)(
+      row.authorUserId === null ? row.author : { ...row.author, userId: row.authorUserId },
+      { onExcessProperty: "ignore" }
+    ),
+    body: row.body,
+    html: row.html,
+    createdAt: row.createdAt
+  })
+
+const toTriage = (row: TriageRow) =>
+  new Triage({
+    type: row.type,
+    severity: row.severity,
+    confidence: row.confidence,
+    summary: row.summary,
+    reasoning: row.reasoning.map((step) => new ReasoningStep(step)),
+    provider: row.provider,
+    model: row.model,
+    createdAt: row.createdAt
+  })
+
+const toEvent = (row: CaseEventRow) =>
+  new CaseEvent({ kind: row.kind, actorUserId: row.actorUserId, data: row.data, createdAt: row.createdAt })
+
+// The keyset cursor: the last case's creation time (full precision) and id, opaque to clients.
+const encodeCursor = (row: CaseRow) => Buffer.from(`${row.createdAtKey}|${row.id}`).toString("base64url")
+
+const CursorParts = Schema.Tuple(Schema.String, Schema.UUID)
+
+const decodeCursor = (cursor: string) => {
+  const parts = Buffer.from(cursor, "base64url").toString("utf8").split("|")
+  const valid = Schema.is(CursorParts)(parts) && !Number.isNaN(Date.parse(parts[0]))
+  return valid
+    ? Effect.succeed({ createdAtKey: parts[0], id: parts[1] })
+    : Effect.fail(new InvalidCursor({ message: "The cursor is not one this API gave out; start from the first page" }))
+}
+
+export const caseNotFound = (id: string) => new CaseNotFound({ message: `No case has the id ${id}` })
+
+export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const cases = yield* CasesRepo
+    const users = yield* UsersRepo
+    const queue = yield* JobQueue
+
+    const list = Effect.fn("Cases.list")(function*(query: CaseQuery) {
+      const limit = query.limit ?? defaultPageSize
+      const after = query.cursor === undefined ? undefined : yield* decodeCursor(query.cursor)
+      const rows = yield* cases.list({ ...query, after, limit: limit + 1 })
+      const page = rows.slice(0, limit)
+      return new CasePage({
+        items: page.map(toSummary),
+        nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null
+      })
+    }, orDieUnexpected)
+
+    const get = Effect.fn("Cases.get")(function*(id: CaseId) {
+      const row = yield* cases.findById(id)
+      if (Option.isNone(row)) return yield* caseNotFound(id)
+      const [messages, triage, timeline] = yield* Effect.all([
+        cases.messagesOf(id),
+        cases.latestTriage(id),
+        cases.eventsOf(id)
+      ])
+      return new CaseDetail({
+        case: toSummary(row.value),
+        messages: messages.map(toMessage),
+        triage: Option.getOrNull(Option.map(triage, toTriage)),
+        timeline: timeline.map(toEvent)
+      })
+    }, orDieUnexpected)
+
+    const lock = (id: CaseId) =>
+      Effect.flatMap(cases.lock(id), Option.match({ onNone: () => Effect.fail(caseNotFound(id)), onSome: Effect.succeed }))
+
+    /** A person's change; each field that really changes is one timeline event. */
+    const update = Effect.fn("Cases.update")(function*(user: SignedInUser, id: CaseId, changes: CaseChanges) {
+      if (changes.assigneeId !== undefined && changes.assigneeId !== null) {
+        const assignee = yield* users.findById(changes.assigneeId)
+        if (Option.isNone(assignee) || assignee.value.disabled) {
+          return yield* new AssigneeNotFound({ message: `No enabled user has the id ${changes.assigneeId}` })
+        }
+      }
+      yield* sql.withTransaction(Effect.gen(function*() {
+        const before = yield* lock(id)
+        yield* cases.update({ id, ...changes })
+        const changed = (["status", "assigneeId", "type", "severity"] as const).filter((field) =>
+          changes[field] !== undefined && changes[field] !== before[field]
+        )
+        yield* Effect.forEach(changed, (field) =>
+          cases.insertEvent({
+            caseId: id,
+            kind: `${field === "assigneeId" ? "assignee" : field}_changed`,
+            actorUserId: user.id,
+            data: { from: before[field], to: changes[field] }
+          }), { discard: true })
+      }))
+      return yield* get(id)
+    }, orDieUnexpected)
+
+    const addNote = Effect.fn("Cases.addNote")(function*(user: SignedInUser, id: CaseId, note: NewNote) {
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* lock(id)
+        const message = yield* cases.insertMessage({
+          caseId: id,
+          kind: "note",
+          externalId: null,
+          author: { name: user.name, email: user.email },
+          authorUserId: user.id,
+          body: note.body,
+          html: null,
+          metadata: {}
+        })
+        yield* cases.insertEvent({ caseId: id, kind: "note_added", actorUserId: user.id, data: { messageId: message.id } })
+      }))
+      return yield* get(id)
+    }, orDieUnexpected)
+
+    const retriage = Effect.fn("Cases.retriage")(function*(user: SignedInUser, id: CaseId) {
+      return yield* sql.withTransaction(Effect.gen(function*() {
+        yield* lock(id)
+        const job = yield* queue.send(TriageJob, { caseId: id, reason: "retriage" as const }).pipe(Effect.orDie)
+        const data = { jobId: Option.getOrNull(job) }
+        yield* cases.insertEvent({ caseId: id, kind: "retriage_requested", actorUserId: user.id, data })
+        return new CaseEvent({ kind: "retriage_requested", actorUserId: user.id, data, createdAt: new Date() })
+      }))
+    }, orDieUnexpected)
+
+    return { list, get, update, addNote, retriage } as const
+  }),
+  dependencies: [CasesRepo.Default, UsersRepo.Default]
+}) {}

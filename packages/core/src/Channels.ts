@@ -1,0 +1,100 @@
+/**
+ * A product's channels and their signing secrets. A secret is stored through the secret
+ * cipher and answered to the admin twice only: when the channel is made and when the
+ * secret is rotated.
+ */
+import { ChannelsRepo, type ChannelRow } from "@nestfleet/db/ChannelsRepo"
+import { Channel, type ChannelId, ChannelWithSecret } from "@nestfleet/domain/Channels"
+import {
+  type ChannelChanges,
+  ChannelList,
+  ChannelNotFound,
+  type NewChannel,
+  SecretRequired
+} from "@nestfleet/domain/ChannelsApi"
+import type { ProductId } from "@nestfleet/domain/Products"
+import { Effect, Option, type Redacted } from "effect"
+import { Products } from "./Products.js"
+import { SecretCipher } from "./SecretCipher.js"
+import { orDieUnexpected } from "./Unexpected.js"
+import * as WebhookSignatures from "./WebhookSignatures.js"
+
+export const toChannel = ({ secret: _, ...row }: ChannelRow) => new Channel(row)
+
+const channelNotFound = (id: string) => new ChannelNotFound({ message: `No channel has the id ${id}` })
+
+const secretRequired = new SecretRequired({
+  message: "A Slack channel needs the Slack app's signing secret (Basic Information → Signing Secret) as `secret`"
+})
+
+export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channels", {
+  effect: Effect.gen(function*() {
+    const repo = yield* ChannelsRepo
+    const products = yield* Products
+    const cipher = yield* SecretCipher
+
+    /** The given secret, or a new one for the channel's type. */
+    const secretFor = (type: NewChannel["type"], given: Redacted.Redacted<string> | undefined) =>
+      given !== undefined
+        ? Effect.succeed(given)
+        : type === "slack"
+        ? Effect.fail(secretRequired)
+        : Effect.succeed(WebhookSignatures.generateSecret(type))
+
+    const find = (id: ChannelId) =>
+      Effect.flatMap(repo.findById(id), Option.match({
+        onNone: () => Effect.fail(channelNotFound(id)),
+        onSome: Effect.succeed
+      }))
+
+    const list = Effect.fn("Channels.list")(function*(productId: ProductId) {
+      yield* products.get(productId)
+      return new ChannelList({ items: (yield* repo.listOfProduct(productId)).map(toChannel) })
+    }, orDieUnexpected)
+
+    const create = Effect.fn("Channels.create")(function*(productId: ProductId, input: NewChannel) {
+      yield* products.get(productId)
+      const secret = yield* secretFor(input.type, input.secret)
+      const row = yield* repo.insert({
+        productId,
+        type: input.type,
+        name: input.name,
+        config: input.config,
+        secret: yield* cipher.encrypt(secret)
+      })
+      yield* Effect.logInfo("Channel created").pipe(Effect.annotateLogs({ channelId: row.id, type: row.type }))
+      return new ChannelWithSecret({ channel: toChannel(row), secret })
+    }, orDieUnexpected)
+
+    const update = Effect.fn("Channels.update")(function*(id: ChannelId, changes: ChannelChanges) {
+      const row = yield* repo.update({ id, ...changes })
+      if (Option.isNone(row)) return yield* channelNotFound(id)
+      return toChannel(row.value)
+    }, orDieUnexpected)
+
+    const disable = (id: ChannelId) => update(id, { enabled: false })
+
+    const rotateSecret = Effect.fn("Channels.rotateSecret")(
+      function*(id: ChannelId, given: Redacted.Redacted<string> | undefined) {
+        const current = yield* find(id)
+        const secret = yield* secretFor(current.type, given)
+        const row = yield* repo.update({ id, secret: yield* cipher.encrypt(secret) })
+        if (Option.isNone(row)) return yield* channelNotFound(id)
+        yield* Effect.logInfo("Channel secret rotated").pipe(Effect.annotateLogs({ channelId: id }))
+        return new ChannelWithSecret({ channel: toChannel(row.value), secret })
+      },
+      orDieUnexpected
+    )
+
+    /** An enabled channel and its secret in the clear, for checking a delivery; none otherwise. */
+    const forDelivery = Effect.fn("Channels.forDelivery")(function*(id: ChannelId) {
+      const row = yield* repo.findById(id)
+      if (Option.isNone(row) || !row.value.enabled) return Option.none()
+      const secret = yield* cipher.decrypt(row.value.secret).pipe(Effect.orDie)
+      return Option.some({ channel: row.value, secret })
+    }, orDieUnexpected)
+
+    return { list, create, update, disable, rotateSecret, forDelivery } as const
+  }),
+  dependencies: [ChannelsRepo.Default, Products.Default]
+}) {}

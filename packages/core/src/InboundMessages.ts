@@ -1,0 +1,274 @@
+/**
+ * What a channel's delivery says, read into one shape: a message that opens a case or
+ * follows up on one, a delivery that needs nothing, or Slack's URL challenge. Each channel
+ * type has its payload Schema; a body that does not fit answers 400 naming the problem.
+ */
+import type { ChannelType } from "@nestfleet/domain/Channels"
+import { Either, ParseResult, Schema } from "effect"
+import type { Headers } from "./WebhookSignatures.js"
+
+export type InboundCustomer = {
+  readonly email?: string | undefined
+  readonly name?: string | undefined
+  readonly handle?: string | undefined
+}
+
+export interface InboundMessage {
+  readonly _tag: "Message"
+  /** Keys that identify this delivery on its channel; any one seen before makes it a redelivery. */
+  readonly deliveryKeys: ReadonlyArray<string>
+  /** The conversation: a case on this channel with this key is the one this message belongs to. */
+  readonly threadKey: string
+  /** Earlier messages (their external ids) this one answers: email In-Reply-To and References. */
+  readonly repliesTo: ReadonlyArray<string>
+  /** The channel's own id for the message. */
+  readonly externalId: string
+  readonly subject: string
+  readonly body: string
+  readonly html?: string | undefined
+  readonly customer: InboundCustomer
+  readonly metadata: Readonly<Record<string, unknown>>
+}
+
+export type Inbound =
+  | InboundMessage
+  | { readonly _tag: "Ignored"; readonly reason: string }
+  | { readonly _tag: "Challenge"; readonly challenge: string }
+
+const maxSubject = 300
+
+const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
+const NonEmpty = (max: number) => Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(max))
+
+/** A subject from the first line of a message that has none of its own. */
+const subjectOf = (text: string) => {
+  const line = text.trim().split("\n", 1)[0]!.trim()
+  return (line.length > 120 ? `${line.slice(0, 117)}...` : line) || "(no subject)"
+}
+
+// ---- generic webhook ----
+
+const GenericPayload = Schema.Struct({
+  externalId: NonEmpty(200),
+  subject: NonEmpty(maxSubject),
+  body: NonEmpty(100_000),
+  customer: Schema.Struct({
+    email: Schema.optional(Text(254)),
+    name: Schema.optional(Text(200)),
+    handle: Schema.optional(Text(200))
+  }),
+  metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+
+const generic = (payload: typeof GenericPayload.Type, headers: Headers): Inbound => ({
+  _tag: "Message",
+  deliveryKeys: [`external:${payload.externalId}`, `webhook-id:${headers["webhook-id"]}`],
+  threadKey: `external:${payload.externalId}`,
+  repliesTo: [],
+  externalId: payload.externalId,
+  subject: payload.subject,
+  body: payload.body,
+  customer: payload.customer,
+  metadata: payload.metadata ?? {}
+})
+
+// ---- inbound email ----
+
+const MessageIdList = Schema.Union(Schema.String, Schema.Array(Schema.String))
+
+const EmailPayload = Schema.Struct({
+  messageId: NonEmpty(998),
+  inReplyTo: Schema.optional(Schema.NullOr(Text(998))),
+  references: Schema.optional(Schema.NullOr(MessageIdList)),
+  from: Schema.Struct({ email: NonEmpty(254), name: Schema.optional(Schema.NullOr(Text(200))) }),
+  to: Schema.Union(Schema.String, Schema.Array(Schema.String)),
+  subject: Text(998),
+  text: Text(1_000_000),
+  html: Schema.optional(Schema.NullOr(Text(2_000_000)))
+})
+
+/** `<a@x> <b@y>` or a list of them, without brackets. */
+const messageIds = (value: string | ReadonlyArray<string> | null | undefined): Array<string> =>
+  (typeof value === "string" ? [value] : value ?? [])
+    .flatMap((ids) => ids.split(/[\s,]+/))
+    .map((id) => id.trim().replace(/^<|>$/g, ""))
+    .filter((id) => id.length > 0)
+
+const email = (payload: typeof EmailPayload.Type, headers: Headers): Inbound => {
+  const messageId = messageIds(payload.messageId)[0] ?? payload.messageId
+  // The direct parent first, then the thread from the newest ancestor back.
+  const repliesTo = [...new Set([...messageIds(payload.inReplyTo), ...messageIds(payload.references).reverse()])]
+  return {
+    _tag: "Message",
+    deliveryKeys: [`message-id:${messageId}`, `webhook-id:${headers["webhook-id"]}`],
+    threadKey: `message-id:${messageId}`,
+    repliesTo: repliesTo.map((id) => `message-id:${id}`),
+    externalId: `message-id:${messageId}`,
+    subject: payload.subject.trim() === "" ? subjectOf(payload.text) : payload.subject.trim().slice(0, maxSubject),
+    body: payload.text,
+    html: payload.html ?? undefined,
+    customer: { email: payload.from.email, name: payload.from.name ?? undefined },
+    metadata: { to: payload.to }
+  }
+}
+
+// ---- GitHub issues ----
+
+const GitHubUser = Schema.Struct({ login: Schema.String, type: Schema.optional(Schema.String) })
+const GitHubIssue = Schema.Struct({
+  id: Schema.Number,
+  number: Schema.Number,
+  title: Schema.String,
+  body: Schema.NullOr(Schema.String),
+  html_url: Schema.optional(Schema.String),
+  user: GitHubUser
+})
+const GitHubRepository = Schema.Struct({ full_name: Schema.String })
+
+const GitHubIssuesEvent = Schema.Struct({
+  action: Schema.String,
+  issue: GitHubIssue,
+  repository: GitHubRepository
+})
+
+const GitHubIssueCommentEvent = Schema.Struct({
+  action: Schema.String,
+  issue: GitHubIssue,
+  comment: Schema.Struct({
+    id: Schema.Number,
+    body: Schema.String,
+    html_url: Schema.optional(Schema.String),
+    user: GitHubUser
+  }),
+  repository: GitHubRepository
+})
+
+const issueThread = (repository: string, issue: { readonly number: number }) => `github-issue:${repository}#${issue.number}`
+
+// ---- Slack Events API ----
+
+const SlackUrlVerification = Schema.Struct({
+  type: Schema.Literal("url_verification"),
+  challenge: Schema.String
+})
+
+const SlackEventCallback = Schema.Struct({
+  type: Schema.Literal("event_callback"),
+  event_id: Schema.String,
+  team_id: Schema.optional(Schema.String),
+  event: Schema.Struct({
+    type: Schema.String,
+    subtype: Schema.optional(Schema.String),
+    bot_id: Schema.optional(Schema.String),
+    user: Schema.optional(Schema.String),
+    text: Schema.optional(Schema.String),
+    ts: Schema.optional(Schema.String),
+    thread_ts: Schema.optional(Schema.String),
+    channel: Schema.optional(Schema.String)
+  })
+})
+
+const SlackPayload = Schema.Union(SlackUrlVerification, SlackEventCallback, Schema.Struct({ type: Schema.String }))
+
+const slack = (payload: typeof SlackPayload.Type): Inbound => {
+  if (payload.type === "url_verification" && "challenge" in payload) {
+    return { _tag: "Challenge", challenge: payload.challenge }
+  }
+  if (payload.type !== "event_callback" || !("event" in payload)) {
+    return { _tag: "Ignored", reason: `Slack ${payload.type} needs nothing` }
+  }
+  const { event } = payload
+  if (event.type !== "message") return { _tag: "Ignored", reason: `Slack ${event.type} events need nothing` }
+  // Edits, joins, bots (our own replies among them) are not customer messages.
+  if (event.subtype !== undefined || event.bot_id !== undefined) {
+    return { _tag: "Ignored", reason: `Slack message ${event.subtype ?? "from a bot"} needs nothing` }
+  }
+  if (!event.ts || !event.channel || !event.text) {
+    return { _tag: "Ignored", reason: "Slack message without text, channel or timestamp" }
+  }
+  const thread = event.thread_ts ?? event.ts
+  return {
+    _tag: "Message",
+    deliveryKeys: [`slack-event:${payload.event_id}`],
+    threadKey: `slack:${event.channel}:${thread}`,
+    repliesTo: [],
+    externalId: `slack:${event.channel}:${event.ts}`,
+    subject: subjectOf(event.text),
+    body: event.text,
+    customer: { handle: event.user },
+    metadata: { slackChannel: event.channel, ts: event.ts, threadTs: thread, teamId: payload.team_id }
+  }
+}
+
+// ---- reading a delivery ----
+
+const decode = <A, I>(schema: Schema.Schema<A, I>, what: string, json: unknown): Either.Either<A, string> =>
+  Schema.decodeUnknownEither(schema, { errors: "all" })(json).pipe(
+    Either.mapLeft((error) => `Not a ${what}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+  )
+
+const github = (headers: Headers, json: unknown): Either.Either<Inbound, string> => {
+  const event = headers["x-github-event"]
+  const delivery = headers["x-github-delivery"]
+  if (!event) return Either.left("Missing the X-GitHub-Event header")
+  if (!delivery) return Either.left("Missing the X-GitHub-Delivery header")
+  const deliveryKeys = [`github-delivery:${delivery}`]
+  switch (event) {
+    case "ping":
+      return Either.right({ _tag: "Ignored", reason: "ping" })
+    case "issues":
+      return Either.map(decode(GitHubIssuesEvent, "GitHub issues event", json), (payload): Inbound =>
+        payload.action !== "opened"
+          ? { _tag: "Ignored", reason: `issues.${payload.action} needs nothing` }
+          : {
+            _tag: "Message",
+            deliveryKeys: [...deliveryKeys, `github-issue:${payload.issue.id}`],
+            threadKey: issueThread(payload.repository.full_name, payload.issue),
+            repliesTo: [],
+            externalId: `github-issue:${payload.issue.id}`,
+            subject: payload.issue.title.slice(0, maxSubject) || "(no title)",
+            body: payload.issue.body ?? "",
+            customer: { handle: payload.issue.user.login },
+            metadata: { repository: payload.repository.full_name, issue: payload.issue.number, url: payload.issue.html_url }
+          })
+    case "issue_comment":
+      return Either.map(decode(GitHubIssueCommentEvent, "GitHub issue_comment event", json), (payload): Inbound =>
+        payload.action !== "created"
+          ? { _tag: "Ignored", reason: `issue_comment.${payload.action} needs nothing` }
+          : payload.comment.user.type === "Bot"
+          ? { _tag: "Ignored", reason: "comments by bots need nothing" }
+          : {
+            _tag: "Message",
+            deliveryKeys: [...deliveryKeys, `github-comment:${payload.comment.id}`],
+            threadKey: issueThread(payload.repository.full_name, payload.issue),
+            repliesTo: [],
+            externalId: `github-comment:${payload.comment.id}`,
+            subject: payload.issue.title.slice(0, maxSubject) || "(no title)",
+            body: payload.comment.body,
+            customer: { handle: payload.comment.user.login },
+            metadata: { repository: payload.repository.full_name, issue: payload.issue.number, url: payload.comment.html_url }
+          })
+    default:
+      return Either.right({ _tag: "Ignored", reason: `GitHub ${event} events need nothing` })
+  }
+}
+
+/** Reads a verified delivery's JSON body; Left with what is wrong with it. */
+export const read = (type: ChannelType, headers: Headers, body: Uint8Array): Either.Either<Inbound, string> => {
+  let json: unknown
+  try {
+    json = JSON.parse(Buffer.from(body).toString("utf8"))
+  } catch (error) {
+    return Either.left(`The body is not JSON: ${(error as Error).message}`)
+  }
+  switch (type) {
+    case "webhook":
+      return Either.map(decode(GenericPayload, "webhook message", json), (payload) => generic(payload, headers))
+    case "email":
+      return Either.map(decode(EmailPayload, "inbound email", json), (payload) => email(payload, headers))
+    case "github":
+      return github(headers, json)
+    case "slack":
+      return Either.map(decode(SlackPayload, "Slack event", json), slack)
+  }
+}

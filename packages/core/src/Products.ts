@@ -1,0 +1,52 @@
+/** Products and their pipeline policy. Settings not given keep their current (or default) values. */
+import { ProductsRepo, type ProductRow } from "@nestfleet/db/ProductsRepo"
+import { Product, type ProductId, ProductSettings, type ProductSettingsPatch } from "@nestfleet/domain/Products"
+import { type NewProduct, type ProductChanges, ProductList, ProductNotFound } from "@nestfleet/domain/ProductsApi"
+import { Effect, Option } from "effect"
+import { orDieUnexpected } from "./Unexpected.js"
+
+export const toProduct = (row: ProductRow) => new Product(row)
+
+const merge = (settings: ProductSettings, patch: ProductSettingsPatch | undefined) =>
+  patch === undefined ? settings : new ProductSettings({ ...settings, ...patch })
+
+export const productNotFound = (id: string) => new ProductNotFound({ message: `No product has the id ${id}` })
+
+export class Products extends Effect.Service<Products>()("@nestfleet/core/Products", {
+  effect: Effect.gen(function*() {
+    const repo = yield* ProductsRepo
+
+    const list = Effect.fn("Products.list")(function*() {
+      return new ProductList({ items: (yield* repo.list()).map(toProduct) })
+    }, orDieUnexpected)
+
+    const get = Effect.fn("Products.get")(function*(id: ProductId) {
+      const row = yield* repo.findById(id)
+      if (Option.isNone(row)) return yield* productNotFound(id)
+      return toProduct(row.value)
+    }, orDieUnexpected)
+
+    const create = Effect.fn("Products.create")(function*(input: NewProduct) {
+      const row = yield* repo.insert({
+        name: input.name,
+        slug: input.slug,
+        settings: merge(ProductSettings.defaults, input.settings)
+      })
+      return toProduct(row)
+    }, orDieUnexpected)
+
+    const update = Effect.fn("Products.update")(function*(id: ProductId, changes: ProductChanges) {
+      const current = yield* get(id)
+      const row = yield* repo.update(id, {
+        name: changes.name ?? current.name,
+        slug: changes.slug ?? current.slug,
+        settings: merge(current.settings, changes.settings)
+      })
+      if (Option.isNone(row)) return yield* productNotFound(id)
+      return toProduct(row.value)
+    }, orDieUnexpected)
+
+    return { list, get, create, update } as const
+  }),
+  dependencies: [ProductsRepo.Default]
+}) {}

@@ -1,0 +1,81 @@
+/**
+ * The pipeline's first step: classify a case and act on it. The model is asked outside
+ * any transaction; its answer is stored, with the case's new type, severity and status and
+ * a timeline event, in one transaction keyed by the job — so a retry of the same job,
+ * after a crash at any point, neither adds a second result nor a second event.
+ */
+import { Llm } from "@nestfleet/ai/Llm"
+import * as TriageTask from "@nestfleet/ai/TriageTask"
+import { SqlClient } from "@effect/sql"
+import { CasesRepo } from "@nestfleet/db/CasesRepo"
+import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
+import type { CaseId, CaseStatus } from "@nestfleet/domain/Cases"
+import { Effect, Option } from "effect"
+import { orDieUnexpected } from "./Unexpected.js"
+
+/** Statuses triage may move a case out of; later ones belong to people and later steps. */
+const triageable: ReadonlySet<CaseStatus> = new Set(["new", "triaged", "needs_attention"])
+
+const maxInputCharacters = 20_000
+
+export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const cases = yield* CasesRepo
+    const products = yield* ProductsRepo
+    const llm = yield* Llm
+
+    const run = Effect.fn("Triage.run")(function*(caseId: CaseId, jobId: string) {
+      yield* Effect.annotateCurrentSpan({ "case.id": caseId })
+      const found = yield* cases.findById(caseId)
+      // A case that is gone leaves nothing to triage; the job is done.
+      if (Option.isNone(found)) return yield* Effect.logWarning("Triage: the case no longer exists")
+      const row = found.value
+      const messages = yield* cases.messagesOf(caseId)
+      const body = messages
+        .filter((message) => message.kind === "inbound")
+        .map((message) => message.body)
+        .join("\n\n")
+        .slice(0, maxInputCharacters)
+      const answer = yield* llm.generate(TriageTask.triage, TriageTask.encodeInput({ subject: row.subject, body }))
+      const result = answer.value
+      const product = yield* Effect.flatten(products.findById(row.productId))
+      const confident = result.confidence >= product.settings.triageMinConfidence
+
+      yield* sql.withTransaction(Effect.gen(function*() {
+        const current = yield* Effect.flatten(cases.lock(caseId))
+        const stored = yield* cases.insertTriage({
+          caseId,
+          jobId,
+          type: result.type,
+          severity: result.severity,
+          confidence: result.confidence,
+          summary: result.summary,
+          reasoning: result.reasoning,
+          provider: answer.provider,
+          model: answer.model
+        })
+        if (Option.isNone(stored)) return yield* Effect.logInfo("Triage: this job already stored its result")
+        const status = triageable.has(current.status) ? (confident ? "triaged" : "needs_attention") : current.status
+        yield* cases.update({ id: caseId, type: result.type, severity: result.severity, status })
+        yield* cases.insertEvent({
+          caseId,
+          kind: "triaged",
+          actorUserId: null,
+          data: {
+            type: result.type,
+            severity: result.severity,
+            confidence: result.confidence,
+            threshold: product.settings.triageMinConfidence,
+            status: { from: current.status, to: status },
+            provider: answer.provider,
+            model: answer.model
+          }
+        })
+      }))
+    }, orDieUnexpected)
+
+    return { run } as const
+  }),
+  dependencies: [CasesRepo.Default, ProductsRepo.Default]
+}) {}

@@ -1,0 +1,77 @@
+/** Channels. The signing secret is stored as core/SecretCipher hands it over. */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { ChannelId, ChannelType } from "@nestfleet/domain/Channels"
+import { ProductId } from "@nestfleet/domain/Products"
+import { Effect, Schema } from "effect"
+
+const Config = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+export class ChannelRow extends Schema.Class<ChannelRow>("ChannelRow")({
+  id: ChannelId,
+  productId: ProductId,
+  type: ChannelType,
+  name: Schema.String,
+  config: Config,
+  /** The stored form (encrypted with a key configured); never leaves the server. */
+  secret: Schema.String,
+  enabled: Schema.Boolean,
+  createdAt: Schema.DateFromSelf,
+  updatedAt: Schema.DateFromSelf
+}) {}
+
+export class ChannelsRepo extends Effect.Service<ChannelsRepo>()("@nestfleet/db/ChannelsRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const listOfProduct = SqlSchema.findAll({
+      Request: ProductId,
+      Result: ChannelRow,
+      execute: (productId) => sql`select * from channels where product_id = ${productId} order by created_at, id`
+    })
+
+    const findById = SqlSchema.findOne({
+      Request: ChannelId,
+      Result: ChannelRow,
+      execute: (id) => sql`select * from channels where id = ${id}`
+    })
+
+    const insert = SqlSchema.single({
+      Request: Schema.Struct({
+        productId: ProductId,
+        type: ChannelType,
+        name: Schema.String,
+        config: Config,
+        secret: Schema.String
+      }),
+      Result: ChannelRow,
+      execute: ({ config, name, productId, secret, type }) =>
+        sql`
+          insert into channels (product_id, type, name, config, secret)
+          values (${productId}, ${type}, ${name}, ${JSON.stringify(config)}::jsonb, ${secret})
+          returning *`
+    })
+
+    const update = SqlSchema.findOne({
+      Request: Schema.Struct({
+        id: ChannelId,
+        name: Schema.optional(Schema.String),
+        enabled: Schema.optional(Schema.Boolean),
+        config: Schema.optional(Config),
+        secret: Schema.optional(Schema.String)
+      }),
+      Result: ChannelRow,
+      execute: ({ config, enabled, id, name, secret }) =>
+        sql`
+          update channels set
+            name = coalesce(${name ?? null}::text, name),
+            enabled = coalesce(${enabled ?? null}::boolean, enabled),
+            config = coalesce(${config === undefined ? null : JSON.stringify(config)}::jsonb, config),
+            secret = coalesce(${secret ?? null}::text, secret),
+            updated_at = now()
+          where id = ${id}
+          returning *`
+    })
+
+    return { listOfProduct, findById, insert, update } as const
+  })
+}) {}

@@ -1,0 +1,74 @@
+/** Products, with their settings as one JSON document. */
+import { SqlClient, SqlError, SqlSchema } from "@effect/sql"
+import { ProductId, ProductSettings } from "@nestfleet/domain/Products"
+import { SlugTaken } from "@nestfleet/domain/ProductsApi"
+import { Effect, Schema } from "effect"
+import { isUniqueViolation } from "./SqlErrors.js"
+
+export class ProductRow extends Schema.Class<ProductRow>("ProductRow")({
+  id: ProductId,
+  name: Schema.String,
+  slug: Schema.String,
+  settings: ProductSettings,
+  createdAt: Schema.DateFromSelf,
+  updatedAt: Schema.DateFromSelf
+}) {}
+
+const ProductFields = Schema.Struct({ name: Schema.String, slug: Schema.String, settings: ProductSettings })
+
+const slugTaken = (slug: string) => new SlugTaken({ message: `Another product has the slug ${slug}` })
+
+export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/ProductsRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const onSlugTaken = (slug: string) =>
+    <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.catchIf(
+        effect,
+        (error) => error instanceof SqlError.SqlError && isUniqueViolation(error, "products_slug_unique"),
+        () => Effect.fail(slugTaken(slug))
+      )
+
+    const list = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: ProductRow,
+      execute: () => sql`select * from products order by name, id`
+    })
+
+    const findById = SqlSchema.findOne({
+      Request: ProductId,
+      Result: ProductRow,
+      execute: (id) => sql`select * from products where id = ${id}`
+    })
+
+    const insertRow = SqlSchema.single({
+      Request: ProductFields,
+      Result: ProductRow,
+      execute: ({ name, settings, slug }) =>
+        sql`
+          insert into products (name, slug, settings)
+          values (${name}, ${slug}, ${JSON.stringify(settings)}::jsonb)
+          returning *`
+    })
+
+    /** Replaces name, slug and settings; the caller merged them with the current ones. */
+    const updateRow = SqlSchema.findOne({
+      Request: Schema.Struct({ id: ProductId, ...ProductFields.fields }),
+      Result: ProductRow,
+      execute: ({ id, name, settings, slug }) =>
+        sql`
+          update products
+          set name = ${name}, slug = ${slug}, settings = ${JSON.stringify(settings)}::jsonb, updated_at = now()
+          where id = ${id}
+          returning *`
+    })
+
+    return {
+      list: () => list(undefined),
+      findById,
+      insert: (fields: typeof ProductFields.Type) => insertRow(fields).pipe(onSlugTaken(fields.slug)),
+      update: (id: ProductId, fields: typeof ProductFields.Type) => updateRow({ id, ...fields }).pipe(onSlugTaken(fields.slug))
+    } as const
+  })
+}) {}

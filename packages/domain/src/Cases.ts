@@ -1,0 +1,105 @@
+/** Cases: one customer conversation each, with its messages, triage and timeline. */
+import { Schema } from "effect"
+import { ChannelId } from "./Channels.js"
+import { ProductId } from "./Products.js"
+import { UserId } from "./Users.js"
+
+export const CaseId = Schema.UUID.pipe(Schema.brand("CaseId"))
+export type CaseId = typeof CaseId.Type
+
+export const MessageId = Schema.UUID.pipe(Schema.brand("MessageId"))
+export type MessageId = typeof MessageId.Type
+
+export const CaseStatus = Schema.Literal(
+  "new",
+  "triaged",
+  "needs_attention",
+  "awaiting_approval",
+  "replied",
+  "resolved",
+  "closed"
+)
+export type CaseStatus = typeof CaseStatus.Type
+
+export const CaseType = Schema.Literal("bug", "question", "feature_request", "incident", "billing", "account", "other")
+export type CaseType = typeof CaseType.Type
+
+export const Severity = Schema.Literal("critical", "high", "medium", "low")
+export type Severity = typeof Severity.Type
+
+/** Who wrote in, as far as the channel says. */
+export class Customer extends Schema.Class<Customer>("Customer")({
+  email: Schema.optional(Schema.String),
+  name: Schema.optional(Schema.String),
+  handle: Schema.optional(Schema.String)
+}) {}
+
+export class CaseSummary extends Schema.Class<CaseSummary>("CaseSummary")({
+  id: CaseId,
+  number: Schema.Number,
+  productId: ProductId,
+  channelId: ChannelId,
+  subject: Schema.String,
+  status: CaseStatus,
+  type: Schema.NullOr(CaseType),
+  severity: Schema.NullOr(Severity),
+  assigneeId: Schema.NullOr(UserId),
+  customer: Customer,
+  createdAt: Schema.Date,
+  updatedAt: Schema.Date
+}) {}
+
+export const MessageKind = Schema.Literal("inbound", "outbound", "note")
+
+export class MessageAuthor extends Schema.Class<MessageAuthor>("MessageAuthor")({
+  email: Schema.optional(Schema.String),
+  name: Schema.optional(Schema.String),
+  handle: Schema.optional(Schema.String),
+  userId: Schema.optional(UserId)
+}) {}
+
+export class Message extends Schema.Class<Message>("Message")({
+  id: MessageId,
+  kind: MessageKind,
+  author: MessageAuthor,
+  body: Schema.String,
+  html: Schema.NullOr(Schema.String),
+  createdAt: Schema.Date
+}) {}
+
+/** One step of a decision, with the words of the message that drove it. */
+export class ReasoningStep extends Schema.Class<ReasoningStep>("ReasoningStep")({
+  step: Schema.String,
+  detail: Schema.String,
+  evidence: Schema.Array(Schema.String)
+}) {}
+
+export class Triage extends Schema.Class<Triage>("Triage")({
+  type: CaseType,
+  severity: Severity,
+  confidence: Schema.Number,
+  summary: Schema.String,
+  reasoning: Schema.Array(ReasoningStep),
+  provider: Schema.String,
+  model: Schema.String,
+  createdAt: Schema.Date
+}) {}
+
+export class CaseEvent extends Schema.Class<CaseEvent>("CaseEvent")({
+  kind: Schema.String,
+  actorUserId: Schema.NullOr(UserId),
+  data: Schema.Unknown,
+  createdAt: Schema.Date
+}) {}
+
+export class CaseDetail extends Schema.Class<CaseDetail>("CaseDetail")({
+  case: CaseSummary,
+  messages: Schema.Array(Message),
+  triage: Schema.NullOr(Triage),
+  timeline: Schema.Array(CaseEvent)
+}) {}
+
+export class CasePage extends Schema.Class<CasePage>("CasePage")({
+  items: Schema.Array(CaseSummary),
+  nextCursor: Schema.NullOr(Schema.String)
+}) {}

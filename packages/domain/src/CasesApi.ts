@@ -1,0 +1,107 @@
+/** Working cases: everyone reads them; agents change them, add notes and ask for a new triage. */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { RequireAgent, RequireViewer } from "./Access.js"
+import { CaseDetail, CaseEvent, CaseId, CasePage, CaseStatus, CaseType, Severity } from "./Cases.js"
+import { ProductId } from "./Products.js"
+import { UserId } from "./Users.js"
+
+export const maxPageSize = 100
+
+export const CaseQuery = Schema.Struct({
+  status: Schema.optional(CaseStatus),
+  type: Schema.optional(CaseType),
+  severity: Schema.optional(Severity),
+  productId: Schema.optional(ProductId),
+  assigneeId: Schema.optional(UserId),
+  q: Schema.optional(Schema.String.pipe(Schema.maxLength(500, { message: () => "A search is at most 500 characters" }))),
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  limit: Schema.optional(
+    Schema.NumberFromString.pipe(
+      Schema.int({ message: () => "limit must be a whole number" }),
+      Schema.between(1, maxPageSize, { message: () => `limit must be from 1 to ${maxPageSize}` })
+    )
+  )
+})
+export type CaseQuery = typeof CaseQuery.Type
+
+export class CaseChanges extends Schema.Class<CaseChanges>("CaseChanges")({
+  status: Schema.optional(CaseStatus),
+  assigneeId: Schema.optional(Schema.NullOr(UserId)),
+  type: Schema.optional(CaseType),
+  severity: Schema.optional(Severity)
+}) {}
+
+export class NewNote extends Schema.Class<NewNote>("NewNote")({
+  body: Schema.Trim.pipe(
+    Schema.minLength(1, { message: () => "A note cannot be empty" }),
+    Schema.maxLength(20_000, { message: () => "A note is at most 20000 characters" })
+  )
+}) {}
+
+export class CaseNotFound extends Schema.TaggedError<CaseNotFound>()(
+  "CaseNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404, description: "No case has this id." })
+) {}
+
+export class AssigneeNotFound extends Schema.TaggedError<AssigneeNotFound>()(
+  "AssigneeNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400, description: "The assignee is not an enabled user." })
+) {}
+
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()(
+  "InvalidCursor",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400, description: "The cursor is not one this API gave out." })
+) {}
+
+const CasePath = Schema.Struct({ id: CaseId })
+
+export class CasesApi extends HttpApiGroup.make("cases")
+  .add(
+    HttpApiEndpoint.get("list", "/cases")
+      .setUrlParams(CaseQuery)
+      .addSuccess(CasePage)
+      .addError(InvalidCursor)
+      .middleware(RequireViewer)
+      .annotate(OpenApi.Summary, "Cases, newest first, filtered and searched; pages through nextCursor")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/cases/:id")
+      .setPath(CasePath)
+      .addSuccess(CaseDetail)
+      .addError(CaseNotFound)
+      .middleware(RequireViewer)
+      .annotate(OpenApi.Summary, "A case with its messages, latest triage and timeline")
+  )
+  .add(
+    HttpApiEndpoint.patch("update", "/cases/:id")
+      .setPath(CasePath)
+      .setPayload(CaseChanges)
+      .addSuccess(CaseDetail)
+      .addError(CaseNotFound)
+      .addError(AssigneeNotFound)
+      .middleware(RequireAgent)
+      .annotate(OpenApi.Summary, "Change status, assignee, type or severity; recorded in the timeline")
+  )
+  .add(
+    HttpApiEndpoint.post("addNote", "/cases/:id/notes")
+      .setPath(CasePath)
+      .setPayload(NewNote)
+      .addSuccess(CaseDetail, { status: 201 })
+      .addError(CaseNotFound)
+      .middleware(RequireAgent)
+      .annotate(OpenApi.Summary, "An internal note, never sent to the customer")
+  )
+  .add(
+    HttpApiEndpoint.post("retriage", "/cases/:id/retriage")
+      .setPath(CasePath)
+      .addSuccess(CaseEvent, { status: 202 })
+      .addError(CaseNotFound)
+      .middleware(RequireAgent)
+      .annotate(OpenApi.Summary, "Triage the case again (queued)")
+  )
+  .annotate(OpenApi.Title, "Cases")
+{}

@@ -1,0 +1,40 @@
+/** Channels: where a product's messages come from, each with its own signing secret. */
+import { Schema } from "effect"
+import { ProductId } from "./Products.js"
+
+export const ChannelId = Schema.UUID.pipe(Schema.brand("ChannelId"))
+export type ChannelId = typeof ChannelId.Type
+
+export const ChannelType = Schema.Literal("webhook", "email", "github", "slack").pipe(
+  Schema.annotations({
+    description: "webhook: generic JSON; email: inbound email as JSON; github: issues webhooks; slack: Events API."
+  })
+)
+export type ChannelType = typeof ChannelType.Type
+
+export const ChannelName = Schema.Trim.pipe(
+  Schema.minLength(1, { message: () => "A name cannot be empty" }),
+  Schema.maxLength(200, { message: () => "A name is at most 200 characters" })
+)
+
+/** Free-form settings of a channel (a repository, a Slack channel…); small, and never secret. */
+export const ChannelConfig = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+  Schema.filter((config) => JSON.stringify(config).length <= 10_000 || "A channel's config is at most 10000 characters")
+)
+
+export class Channel extends Schema.Class<Channel>("Channel")({
+  id: ChannelId,
+  productId: ProductId,
+  type: ChannelType,
+  name: Schema.String,
+  config: ChannelConfig,
+  enabled: Schema.Boolean,
+  createdAt: Schema.Date,
+  updatedAt: Schema.Date
+}) {}
+
+/** A channel with its signing secret: answered at creation and rotation only. */
+export class ChannelWithSecret extends Schema.Class<ChannelWithSecret>("ChannelWithSecret")({
+  channel: Channel,
+  secret: Schema.Redacted(Schema.String)
+}) {}

@@ -1,0 +1,69 @@
+/** Products: what customers write about, with the policy the AI pipeline follows for each. */
+import { Schema } from "effect"
+
+export const ProductId = Schema.UUID.pipe(Schema.brand("ProductId"))
+export type ProductId = typeof ProductId.Type
+
+export const ReplyMode = Schema.Literal("approval", "auto").pipe(
+  Schema.annotations({ description: "approval: drafts wait for an agent; auto: confident drafts are sent at once." })
+)
+
+const Fraction = Schema.Number.pipe(
+  Schema.between(0, 1, { message: () => "Expected a number from 0 to 1" })
+)
+
+const Text = (max: number) =>
+  Schema.Trim.pipe(
+    Schema.minLength(1, { message: () => "Cannot be empty" }),
+    Schema.maxLength(max, { message: () => `At most ${max} characters` })
+  )
+
+export const ProductName = Text(200)
+
+export const Slug = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, {
+    message: () => "A slug is lowercase letters and digits, with single hyphens between them"
+  }),
+  Schema.maxLength(64, { message: () => "A slug is at most 64 characters" })
+)
+
+/** A part of the product; change-prep maps bugs to components by their path hints. */
+export class Component extends Schema.Class<Component>("Component")({
+  name: Text(100),
+  description: Schema.String.pipe(Schema.maxLength(2000)),
+  pathHints: Schema.Array(Schema.String.pipe(Schema.maxLength(300))).pipe(Schema.maxItems(50))
+}) {}
+
+const settingsFields = {
+  replyMode: ReplyMode,
+  /** In `auto` mode, drafts at least this confident are sent without approval. */
+  autoSendMinConfidence: Fraction,
+  /** Known-issue matches below this similarity are ignored. */
+  matchMinSimilarity: Fraction,
+  /** Triage below this confidence puts the case in `needs_attention`. */
+  triageMinConfidence: Fraction,
+  components: Schema.Array(Component).pipe(Schema.maxItems(200))
+}
+
+export class ProductSettings extends Schema.Class<ProductSettings>("ProductSettings")(settingsFields) {
+  static readonly defaults = new ProductSettings({
+    replyMode: "approval",
+    autoSendMinConfidence: 0.85,
+    matchMinSimilarity: 0.8,
+    triageMinConfidence: 0.6,
+    components: []
+  })
+}
+
+/** Settings as a client sends them: any subset, the rest kept (or defaulted). */
+export const ProductSettingsPatch = Schema.partialWith(Schema.Struct(settingsFields), { exact: true })
+export type ProductSettingsPatch = typeof ProductSettingsPatch.Type
+
+export class Product extends Schema.Class<Product>("Product")({
+  id: ProductId,
+  name: Schema.String,
+  slug: Schema.String,
+  settings: ProductSettings,
+  createdAt: Schema.Date,
+  updatedAt: Schema.Date
+}) {}
