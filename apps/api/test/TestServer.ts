@@ -8,6 +8,7 @@ import { NestFleetApi } from "@nestfleet/domain/Api"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { ConfigProvider, Duration, Effect, Layer } from "effect"
 import { ApiServicesLive } from "../src/ApiServices.js"
+import { WorkerLive } from "@nestfleet/worker/Worker"
 import * as Http from "../src/Http.js"
 
 export const maxBodyBytes = 1024 * 1024
@@ -35,13 +36,18 @@ export const layer = (
   options: {
     readonly shutdownTimeout?: Duration.DurationInput
     readonly config?: Readonly<Record<string, string>>
+    /** Also run the worker, as `pnpm start` does, for tests that follow a case through the pipeline. */
+    readonly withWorker?: boolean
   } = {}
 ) =>
-  Http.makeLayer({
-    listen: { port: 0, host: "127.0.0.1" },
-    maxBodyBytes,
-    shutdownTimeout: Duration.decode(options.shutdownTimeout ?? "5 seconds")
-  }).pipe(
+  Layer.mergeAll(
+    Http.makeLayer({
+      listen: { port: 0, host: "127.0.0.1" },
+      maxBodyBytes,
+      shutdownTimeout: Duration.decode(options.shutdownTimeout ?? "5 seconds")
+    }),
+    options.withWorker === true ? WorkerLive : Layer.empty
+  ).pipe(
     Layer.provide(ApiServicesLive),
     Layer.provideMerge(JobQueue.Default),
     Layer.provideMerge(database),

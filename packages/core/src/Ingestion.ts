@@ -29,8 +29,8 @@ class AlreadyDelivered extends Data.TaggedError("AlreadyDelivered") {}
 
 const isChannelId = Schema.is(ChannelId)
 
-const notFound = (id: string) =>
-  new WebhookChannelNotFound({ message: `No enabled channel has the id ${id.slice(0, 64)}` })
+/** The same answer for an unknown and a disabled channel, so ids cannot be probed. */
+const notFound = new WebhookChannelNotFound({ message: "No enabled channel has this id" })
 
 type ChannelRow = Option.Option.Value<Effect.Effect.Success<ReturnType<Channels["forDelivery"]>>>["channel"]
 
@@ -110,9 +110,9 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
 
     const deliver = Effect.fn("Ingestion.deliver")(
       function*(channelId: string, headers: WebhookSignatures.Headers, body: Uint8Array) {
-        if (!isChannelId(channelId)) return yield* notFound(channelId)
+        if (!isChannelId(channelId)) return yield* notFound
         const found = yield* channels.forDelivery(channelId)
-        if (Option.isNone(found)) return yield* notFound(channelId)
+        if (Option.isNone(found)) return yield* notFound
         const { channel, secret } = found.value
         yield* Effect.annotateCurrentSpan({ "channel.id": channel.id, "channel.type": channel.type })
 

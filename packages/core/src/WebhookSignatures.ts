@@ -41,7 +41,7 @@ const standardWebhooks = (secret: Redacted.Redacted<string>, headers: Headers, b
       "webhook-id": headers["webhook-id"]!,
       "webhook-timestamp": headers["webhook-timestamp"]!,
       "webhook-signature": headers["webhook-signature"]!
-    })
+    }, { jsonParse: false })
     return valid
   } catch (error) {
     return Either.left(

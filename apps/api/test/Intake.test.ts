@@ -1,0 +1,444 @@
+/**
+ * Case intake end to end, on the real API, database, job queue and worker: products and
+ * channels, signed deliveries of every channel type (GitHub's as GitHub sends them), the
+ * idempotency of redeliveries, threading, and a case triaged by the worker and read back.
+ */
+import { expect, layer } from "@effect/vitest"
+import * as Database from "@nestfleet/db/Database"
+import { Effect, Schedule } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as AuthFlows from "./AuthFlows.js"
+import * as Signing from "./Signing.js"
+import * as TestServer from "./TestServer.js"
+
+const fixtures = Path.resolve(import.meta.dirname, "../../../../shared/fixtures/github")
+const fixture = (name: string) => Fs.readFileSync(Path.join(fixtures, name), "utf8")
+
+const serverLayer = TestServer.layer(undefined, { withWorker: true })
+
+const adminToken = Effect.map(AuthFlows.signIn(TestServer.admin), (signedIn) => signedIn.accessToken)
+
+const query = <Row = Record<string, unknown>>(text: string, values: ReadonlyArray<unknown> = []) =>
+  Effect.flatMap(Database.Database, ({ pool }) =>
+    Effect.promise(() => pool.query(text, [...values]).then((result) => result.rows as Array<Row>)))
+
+const countOf = (text: string, values: ReadonlyArray<unknown> = []) =>
+  Effect.map(query<{ n: number }>(`select count(*)::int as n from (${text}) counted`, values), (rows) => rows[0]!.n)
+
+const deliver = (channelId: string, signed: Signing.Signed) =>
+  TestServer.request(`/api/v1/webhooks/${channelId}`, { method: "POST", headers: signed.headers, body: signed.body })
+
+let products = 0
+/** A product with one channel of `type`; answers the channel id and its secret. */
+const channelOf = (type: "webhook" | "email" | "github" | "slack", settings: Record<string, unknown> = {}) =>
+  Effect.gen(function*() {
+    const token = yield* adminToken
+    const product = yield* AuthFlows.call(token, "/api/v1/products", {
+      method: "POST",
+      body: { name: `Product ${++products}`, slug: `product-${products}`, settings }
+    })
+    expect(product.status).toBe(201)
+    const productId = (product.body as { id: string }).id
+    const created = yield* AuthFlows.call(token, `/api/v1/products/${productId}/channels`, {
+      method: "POST",
+      body: { type, name: `${type} channel`, ...(type === "slack" ? { secret: "slack-signing-secret-0123456789" } : {}) }
+    })
+    expect(created.status).toBe(201)
+    const { channel, secret } = created.body as { channel: { id: string }; secret: string }
+    return { productId, channelId: channel.id, secret, token }
+  })
+
+const message = (externalId: string, overrides: Record<string, unknown> = {}) => ({
+  externalId,
+  subject: "Export to CSV crashes",
+  body: "When I click export the app crashes with an error. Steps to reproduce: open reports, click export.",
+  customer: { email: "ada@example.com", name: "Ada" },
+  ...overrides
+})
+
+/** Waits for the worker to have triaged the case; answers it as the API shows it. */
+const triaged = (token: string, caseId: string) =>
+  AuthFlows.call(token, `/api/v1/cases/${caseId}`).pipe(
+    Effect.flatMap((response) => {
+      const detail = response.body as { triage: unknown; case: { status: string } }
+      return detail.triage === null ? Effect.fail("not triaged yet") : Effect.succeed(detail)
+    }),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("20 seconds")))
+  )
+
+layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake", (it) => {
+  it.effect("products: created with default settings, changed in part, slugs unique, bad input refused", () =>
+    Effect.gen(function*() {
+      const token = yield* adminToken
+      const created = yield* AuthFlows.call(token, "/api/v1/products", {
+        method: "POST",
+        body: { name: "Acme Cloud", slug: "acme-cloud", settings: { triageMinConfidence: 0.7 } }
+      })
+      expect(created.status).toBe(201)
+      const product = created.body as { id: string; settings: Record<string, unknown> }
+      expect(product.settings).toEqual({
+        replyMode: "approval",
+        autoSendMinConfidence: 0.85,
+        matchMinSimilarity: 0.8,
+        triageMinConfidence: 0.7,
+        components: []
+      })
+      const changed = yield* AuthFlows.call(token, `/api/v1/products/${product.id}`, {
+        method: "PATCH",
+        body: {
+          settings: { replyMode: "auto", components: [{ name: "Exports", description: "CSV", pathHints: ["src/export"] }] }
+        }
+      })
+      expect(changed.status).toBe(200)
+      expect((changed.body as { settings: unknown }).settings).toMatchObject({ replyMode: "auto", triageMinConfidence: 0.7 })
+      expect((yield* AuthFlows.call(token, `/api/v1/products/${product.id}`)).body).toMatchObject({ name: "Acme Cloud" })
+
+      const taken = yield* AuthFlows.call(token, "/api/v1/products", { method: "POST", body: { name: "Twin", slug: "acme-cloud" } })
+      expect(taken.status).toBe(409)
+      for (const body of [{ name: "X", slug: "Not A Slug" }, { name: "X", slug: "ok-slug", settings: { triageMinConfidence: 2 } }]) {
+        expect((yield* AuthFlows.call(token, "/api/v1/products", { method: "POST", body })).status).toBe(400)
+      }
+      expect((yield* AuthFlows.call(token, "/api/v1/products/00000000-0000-4000-8000-000000000000")).status).toBe(404)
+    }))
+
+  it.effect("channels: the secret is shown at creation and rotation only; a disabled channel is not found", () =>
+    Effect.gen(function*() {
+      const { channelId, productId, secret, token } = yield* channelOf("webhook")
+      expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
+      const listed = yield* AuthFlows.call(token, `/api/v1/products/${productId}/channels`)
+      expect(JSON.stringify(listed.body)).not.toContain(secret)
+      expect(JSON.stringify(listed.body)).not.toContain("nfs")
+      // At rest, the secret is encrypted (the embedded and test setups always have a key).
+      const stored = yield* query<{ secret: string }>("select secret from channels where id = $1", [channelId])
+      expect(stored[0]!.secret).toMatch(/^nfs[01]\./)
+      expect(stored[0]!.secret).not.toContain(secret.slice(6, 20))
+
+      expect((yield* deliver(channelId, Signing.standardWebhooks(secret, message("rotate-1")))).status).toBe(202)
+      const rotated = yield* AuthFlows.call(token, `/api/v1/channels/${channelId}/rotate-secret`, { method: "POST", body: {} })
+      expect(rotated.status).toBe(200)
+      const newSecret = (rotated.body as { secret: string }).secret
+      expect(newSecret).not.toBe(secret)
+      expect((yield* deliver(channelId, Signing.standardWebhooks(secret, message("rotate-2")))).status).toBe(401)
+      expect((yield* deliver(channelId, Signing.standardWebhooks(newSecret, message("rotate-3")))).status).toBe(202)
+
+      const disabled = yield* AuthFlows.call(token, `/api/v1/channels/${channelId}`, { method: "DELETE" })
+      expect(disabled.status).toBe(200)
+      expect((disabled.body as { enabled: boolean }).enabled).toBe(false)
+      const refused = yield* deliver(channelId, Signing.standardWebhooks(newSecret, message("rotate-4")))
+      expect(refused.status).toBe(404)
+      const unknown = yield* deliver("00000000-0000-4000-8000-000000000000", Signing.standardWebhooks(newSecret, message("x")))
+      expect(unknown.status).toBe(404)
+      expect({ ...(unknown.body as object), requestId: "" }).toEqual({ ...(refused.body as object), requestId: "" })
+      expect((yield* deliver("not-a-uuid", Signing.standardWebhooks(newSecret, message("x")))).status).toBe(404)
+
+      const slackWithout = yield* AuthFlows.call(token, `/api/v1/products/${productId}/channels`, {
+        method: "POST",
+        body: { type: "slack", name: "Slack without secret" }
+      })
+      expect(slackWithout.status).toBe(400)
+      expect(slackWithout.body).toMatchObject({ _tag: "SecretRequired" })
+    }))
+
+  it.effect("a signed webhook opens a case (202); the same delivery again answers 200 duplicate, writing nothing", () =>
+    Effect.gen(function*() {
+      const { channelId, secret } = yield* channelOf("webhook")
+      const signed = Signing.standardWebhooks(secret, message("ticket-1"))
+      const first = yield* deliver(channelId, signed)
+      expect(first.status).toBe(202)
+      const accepted = first.body as { caseId: string; messageId: string; duplicate: boolean }
+      expect(accepted.duplicate).toBe(false)
+
+      const again = yield* deliver(channelId, signed)
+      expect(again.status).toBe(200)
+      expect(again.body).toEqual({ caseId: accepted.caseId, messageId: accepted.messageId, duplicate: true })
+      // Resent with a new webhook-id, the same externalId is still the same message.
+      const resent = yield* deliver(channelId, Signing.standardWebhooks(secret, message("ticket-1")))
+      expect(resent.status).toBe(200)
+      expect(yield* countOf("select 1 from cases where channel_id = $1", [channelId])).toBe(1)
+      expect(yield* countOf("select 1 from messages where case_id = $1", [accepted.caseId])).toBe(1)
+    }))
+
+  it.effect("bad signatures answer 401, malformed payloads 400 naming the problem; nothing is written", () =>
+    Effect.gen(function*() {
+      const { channelId, secret } = yield* channelOf("webhook")
+      const valid = Signing.standardWebhooks(secret, message("bad-1"))
+      const wrongSecret = Signing.standardWebhooks(`whsec_${Buffer.alloc(32, 7).toString("base64")}`, message("bad-2"))
+      const stale = Signing.standardWebhooks(secret, message("bad-3"), { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 })
+      const tampered = { ...valid, body: valid.body.replace("crashes", "works") }
+      for (const signed of [wrongSecret, stale, tampered]) {
+        const response = yield* deliver(channelId, signed)
+        expect(response.status).toBe(401)
+        expect(response.body).toMatchObject({ _tag: "WebhookSignatureInvalid" })
+      }
+      for (const header of ["webhook-id", "webhook-timestamp", "webhook-signature"]) {
+        const { [header]: _, ...headers } = valid.headers
+        const response = yield* deliver(channelId, { ...valid, headers })
+        expect(response.status).toBe(401)
+        expect((response.body as { message: string }).message).toContain(header)
+      }
+      const notJson = yield* deliver(channelId, Signing.standardWebhooks(secret, "{not json"))
+      expect(notJson.status).toBe(400)
+      expect((notJson.body as { message: string }).message).toContain("not JSON")
+      const missingBody = yield* deliver(channelId, Signing.standardWebhooks(secret, { externalId: "x", subject: "s" }))
+      expect(missingBody.status).toBe(400)
+      expect((missingBody.body as { message: string }).message).toContain("body")
+      expect(yield* countOf("select 1 from cases where channel_id = $1", [channelId])).toBe(0)
+      expect(yield* countOf("select 1 from deliveries where channel_id = $1", [channelId])).toBe(0)
+    }))
+
+  it.effect("200 concurrent deliveries of one payload make exactly one case, one message and one triage job", () =>
+    Effect.gen(function*() {
+      const { channelId, secret } = yield* channelOf("webhook")
+      const signed = Signing.standardWebhooks(secret, message("storm-1"))
+      const responses = yield* Effect.all(Array.from({ length: 200 }, () => deliver(channelId, signed)), {
+        concurrency: "unbounded"
+      })
+      const statuses = responses.map((response) => response.status)
+      expect(statuses.filter((status) => status === 202)).toHaveLength(1)
+      expect(statuses.filter((status) => status === 200)).toHaveLength(199)
+      const caseIds = new Set(responses.map((response) => (response.body as { caseId: string }).caseId))
+      expect(caseIds.size).toBe(1)
+      const [caseId] = [...caseIds]
+      expect(yield* countOf("select 1 from cases where channel_id = $1", [channelId])).toBe(1)
+      expect(yield* countOf("select 1 from messages where case_id = $1", [caseId])).toBe(1)
+      expect(yield* countOf("select 1 from pgboss.job where name = 'triage' and data->'payload'->>'caseId' = $1", [caseId]))
+        .toBe(1)
+    }))
+
+  it.effect("email: a reply joins its case through In-Reply-To or References; a new thread opens another", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("email")
+      const email = (messageId: string, extra: Record<string, unknown> = {}) =>
+        Signing.standardWebhooks(secret, {
+          messageId: `<${messageId}>`,
+          from: { email: "grace@example.com", name: "Grace" },
+          to: "support@acme.test",
+          subject: "Invoice shows the wrong VAT",
+          text: "Our invoice for March charged VAT twice.",
+          ...extra
+        })
+      const first = (yield* deliver(channelId, email("m1@mail.example"))).body as { caseId: string }
+      const reply = yield* deliver(channelId, email("m2@mail.example", { inReplyTo: "<m1@mail.example>", subject: "Re: Invoice" }))
+      expect(reply.status).toBe(202)
+      expect((reply.body as { caseId: string }).caseId).toBe(first.caseId)
+      const deeper = yield* deliver(
+        channelId,
+        email("m3@mail.example", { references: "<m1@mail.example> <m2@mail.example>", subject: "Re: Re: Invoice" })
+      )
+      expect((deeper.body as { caseId: string }).caseId).toBe(first.caseId)
+      const other = yield* deliver(channelId, email("m4@mail.example", { subject: "Another thing" }))
+      expect((other.body as { caseId: string }).caseId).not.toBe(first.caseId)
+
+      const detail = (yield* AuthFlows.call(token, `/api/v1/cases/${first.caseId}`)).body as {
+        messages: Array<{ kind: string; author: { email: string } }>
+        case: { customer: { email: string } }
+      }
+      expect(detail.messages).toHaveLength(3)
+      expect(detail.case.customer.email).toBe("grace@example.com")
+    }))
+
+  it.effect("GitHub: issues.opened opens a case, issue_comment.created joins it, ping and reopened need nothing", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("github")
+      expect(secret).toMatch(/^[0-9a-f]{64}$/)
+      const ping = yield* deliver(channelId, Signing.github(secret, "ping", fixture("ping.json")))
+      expect(ping.status).toBe(200)
+      expect(ping.body).toMatchObject({ ok: true })
+
+      const opened = yield* deliver(channelId, Signing.github(secret, "issues", fixture("issues.opened.json")))
+      expect(opened.status).toBe(202)
+      const caseId = (opened.body as { caseId: string }).caseId
+      const comment = yield* deliver(channelId, Signing.github(secret, "issue_comment", fixture("issue_comment.created.json")))
+      expect(comment.status).toBe(202)
+      expect((comment.body as { caseId: string }).caseId).toBe(caseId)
+      const reopened = yield* deliver(channelId, Signing.github(secret, "issues", fixture("issues.reopened.json")))
+      expect(reopened.status).toBe(200)
+
+      const redelivered = Signing.github(secret, "issues", fixture("issues.opened.json"))
+      expect((yield* deliver(channelId, redelivered)).status).toBe(200) // same issue: a duplicate
+
+      const wrong = Signing.github(secret, "issues", fixture("issues.opened.json"))
+      const response = yield* deliver(channelId, { ...wrong, headers: { ...wrong.headers, "x-hub-signature-256": "sha256=00" } })
+      expect(response.status).toBe(401)
+
+      const detail = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as {
+        case: { subject: string; customer: { handle: string } }
+        messages: Array<{ body: string }>
+      }
+      expect(detail.case.subject).toBe("Spelling error in the README file")
+      expect(detail.case.customer.handle).toBe("Codertocat")
+      expect(detail.messages.map((message) => message.body)[1]).toContain("You are totally right")
+    }))
+
+  it.effect("Slack: answers the URL challenge; a message opens a case, a thread reply joins it, bots are ignored", () =>
+    Effect.gen(function*() {
+      const { channelId, secret } = yield* channelOf("slack")
+      const challenge = yield* deliver(channelId, Signing.slack(secret, { type: "url_verification", challenge: "c-123" }))
+      expect(challenge.status).toBe(200)
+      expect(challenge.body).toEqual({ challenge: "c-123" })
+
+      const event = (eventId: string, event: Record<string, unknown>) => ({
+        type: "event_callback",
+        team_id: "T1",
+        event_id: eventId,
+        event: { type: "message", channel: "C42", user: "U7", ...event }
+      })
+      const opened = yield* deliver(
+        channelId,
+        Signing.slack(secret, event("Ev1", { ts: "1700000000.000100", text: "Login page is down for everyone" }))
+      )
+      expect(opened.status).toBe(202)
+      const caseId = (opened.body as { caseId: string }).caseId
+      const reply = yield* deliver(
+        channelId,
+        Signing.slack(secret, event("Ev2", { ts: "1700000001.000200", thread_ts: "1700000000.000100", text: "still down" }))
+      )
+      expect((reply.body as { caseId: string }).caseId).toBe(caseId)
+      const bot = yield* deliver(channelId, Signing.slack(secret, event("Ev3", { ts: "1700000002.0003", text: "hi", bot_id: "B1" })))
+      expect(bot.status).toBe(200)
+      expect(bot.body).toMatchObject({ ok: true })
+
+      const stale = Signing.slack(secret, event("Ev4", { ts: "1.0", text: "late" }), Math.floor(Date.now() / 1000) - 600)
+      expect((yield* deliver(channelId, stale)).status).toBe(401)
+    }))
+
+  it.effect("a follow-up on a resolved case reopens it, in the timeline", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("email")
+      const email = (id: string, extra: Record<string, unknown> = {}) =>
+        Signing.standardWebhooks(secret, {
+          messageId: id,
+          from: { email: "lin@example.com" },
+          to: "support@acme.test",
+          subject: "Question about SSO",
+          text: "How do I enable SSO?",
+          ...extra
+        })
+      const caseId = ((yield* deliver(channelId, email("r1@x"))).body as { caseId: string }).caseId
+      const resolved = yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, { method: "PATCH", body: { status: "resolved" } })
+      expect(resolved.status).toBe(200)
+      yield* deliver(channelId, email("r2@x", { inReplyTo: "r1@x", text: "It still does not work." }))
+      const detail = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as {
+        case: { status: string }
+        timeline: Array<{ kind: string; data: Record<string, unknown> }>
+      }
+      expect(detail.case.status).toBe("needs_attention")
+      expect(detail.timeline.map((event) => event.kind)).toEqual(
+        expect.arrayContaining(["case_opened", "status_changed", "message_received", "reopened"])
+      )
+    }))
+
+  it.effect("webhook → worker → triaged case, read back through the API with its reasoning", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("webhook", { triageMinConfidence: 0.5 })
+      const accepted = (yield* deliver(
+        channelId,
+        Signing.standardWebhooks(secret, message("pipeline-1", {
+          subject: "Production outage: dashboard is down for all users",
+          body: "Since 09:00 the dashboard is down for everyone, all users get 503 errors. This is an outage."
+        }))
+      )).body as { caseId: string }
+      const detail = yield* triaged(token, accepted.caseId)
+      const { case: summary, triage, timeline } = detail as unknown as {
+        case: { status: string; type: string; severity: string }
+        triage: { type: string; severity: string; confidence: number; reasoning: Array<{ evidence: Array<string> }>; provider: string }
+        timeline: Array<{ kind: string; data: { status?: { to: string } } }>
+      }
+      expect(triage).toMatchObject({ type: "incident", severity: "critical", provider: "builtin" })
+      expect(triage.reasoning.flatMap((step) => step.evidence)).toEqual(expect.arrayContaining(["outage"]))
+      expect(summary).toMatchObject({ type: "incident", severity: "critical", status: "triaged" })
+      expect(timeline.filter((event) => event.kind === "triaged")).toHaveLength(1)
+
+      // Too little to go on: below the product's threshold, the case needs a person.
+      const vague = (yield* deliver(
+        channelId,
+        Signing.standardWebhooks(secret, message("pipeline-2", { subject: "hello", body: "quick thing" }))
+      )).body as { caseId: string }
+      const vagueDetail = (yield* triaged(token, vague.caseId)) as unknown as {
+        case: { status: string }
+        triage: { confidence: number }
+      }
+      expect(vagueDetail.triage.confidence).toBeLessThan(0.5)
+      expect(vagueDetail.case.status).toBe("needs_attention")
+    }))
+
+  it.effect("cases: filters, full-text search and keyset pages, newest first", () =>
+    Effect.gen(function*() {
+      const { channelId, productId, secret, token } = yield* channelOf("webhook")
+      const ids: Array<string> = []
+      for (let i = 0; i < 7; i++) {
+        const response = yield* deliver(
+          channelId,
+          Signing.standardWebhooks(secret, message(`list-${i}`, {
+            subject: i === 3 ? "Refund for the duplicate charge" : `Export problem number ${i}`,
+            body: i === 5 ? "The quarterly spreadsheet import mangles umlauts" : "Something is off"
+          }))
+        )
+        ids.push((response.body as { caseId: string }).caseId)
+      }
+      const page = (params: string) =>
+        Effect.map(AuthFlows.call(token, `/api/v1/cases?productId=${productId}&${params}`), (response) => {
+          expect(response.status).toBe(200)
+          return response.body as { items: Array<{ id: string; number: number }>; nextCursor: string | null }
+        })
+      const first = yield* page("limit=3")
+      expect(first.items.map((item) => item.id)).toEqual(ids.slice(4).reverse())
+      const second = yield* page(`limit=3&cursor=${first.nextCursor}`)
+      expect(second.items.map((item) => item.id)).toEqual(ids.slice(1, 4).reverse())
+      const third = yield* page(`limit=3&cursor=${second.nextCursor}`)
+      expect(third.items.map((item) => item.id)).toEqual([ids[0]])
+      expect(third.nextCursor).toBeNull()
+      expect(first.items[0]!.number).toBeGreaterThan(first.items[1]!.number)
+
+      expect((yield* page("q=refund")).items.map((item) => item.id)).toEqual([ids[3]])
+      expect((yield* page("q=spreadsheet umlauts")).items.map((item) => item.id)).toEqual([ids[5]])
+      expect((yield* page("status=resolved")).items).toEqual([])
+      for (const bad of ["limit=0", "limit=101", "status=unknown", "cursor=garbage"]) {
+        const response = yield* AuthFlows.call(token, `/api/v1/cases?${bad}`)
+        expect([bad, response.status]).toEqual([bad, 400])
+      }
+    }))
+
+  it.effect("agents change cases and add notes; each change is in the timeline with who made it", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("webhook")
+      const admin = (yield* AuthFlows.call(token, "/api/v1/auth/me")).body as { id: string }
+      const caseId = ((yield* deliver(channelId, Signing.standardWebhooks(secret, message("work-1")))).body as {
+        caseId: string
+      }).caseId
+      const changed = yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, {
+        method: "PATCH",
+        body: { status: "resolved", assigneeId: admin.id, type: "question", severity: "low" }
+      })
+      expect(changed.status).toBe(200)
+      const detail = changed.body as {
+        case: Record<string, unknown>
+        timeline: Array<{ kind: string; actorUserId: string | null; data: { from: unknown; to: unknown } }>
+      }
+      expect(detail.case).toMatchObject({ status: "resolved", assigneeId: admin.id, type: "question", severity: "low" })
+      const human = detail.timeline.filter((event) => event.actorUserId === admin.id)
+      expect(human.map((event) => event.kind).sort()).toEqual(
+        ["assignee_changed", "severity_changed", "status_changed", "type_changed"]
+      )
+      expect(human.find((event) => event.kind === "type_changed")?.data.to).toBe("question")
+
+      const note = yield* AuthFlows.call(token, `/api/v1/cases/${caseId}/notes`, { method: "POST", body: { body: "Called them." } })
+      expect(note.status).toBe(201)
+      const notes = (note.body as { messages: Array<{ kind: string; body: string; author: { userId: string } }> }).messages
+        .filter((message) => message.kind === "note")
+      expect(notes).toEqual([expect.objectContaining({ body: "Called them.", author: expect.objectContaining({ userId: admin.id }) })])
+
+      const retriage = yield* AuthFlows.call(token, `/api/v1/cases/${caseId}/retriage`, { method: "POST" })
+      expect(retriage.status).toBe(202)
+      expect(yield* countOf("select 1 from pgboss.job where name = 'triage' and data->'payload'->>'caseId' = $1", [caseId]))
+        .toBe(2)
+
+      const nobody = yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, {
+        method: "PATCH",
+        body: { assigneeId: "00000000-0000-4000-8000-000000000000" }
+      })
+      expect(nobody.status).toBe(400)
+      expect((yield* AuthFlows.call(token, "/api/v1/cases/00000000-0000-4000-8000-000000000000")).status).toBe(404)
+    }))
+})
