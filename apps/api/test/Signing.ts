@@ -41,7 +41,7 @@ export const github = (secret: string, event: string, body: string, delivery: st
 
 /** Slack: `X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:<ts>:<body>")>`. */
 export const slack = (secret: string, payload: unknown, timestamp: number = Math.floor(Date.now() / 1000)): Signed => {
-  const body = JSON.stringify(payload)
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload)
   return {
     body,
     headers: {
