@@ -1,7 +1,8 @@
 /**
  * No API response and no log line carries a password, the secret part of a token, a
- * password hash, the server's keys or a decrypted secret — checked over every auth flow,
- * with every log line down to `trace` captured.
+ * password hash, the server's keys or a decrypted secret (a channel's signing secret,
+ * outside the two answers that hand it to its admin) — checked over every auth flow and
+ * the channel flows, with every log line down to `trace` captured.
  */
 import { expect, layer } from "@effect/vitest"
 import { SecretCipher } from "@nestfleet/core/SecretCipher"
@@ -9,6 +10,7 @@ import * as Logging from "@nestfleet/observability/Logging"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { Writable } from "node:stream"
 import * as AuthFlows from "./AuthFlows.js"
+import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
 const encryptionKey = "3f".repeat(32)
@@ -79,6 +81,45 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("secrets", (
       seen(yield* AuthFlows.call(`${userToken}x`, "/api/v1/auth/me"))
       seen(yield* AuthFlows.call(adminToken, "/api/v1/auth/logout", { method: "POST" }))
 
+      // A channel's signing secret: answered once at creation and once at rotation, then
+      // decrypted for every delivery — and never seen again in a response or a log.
+      const channelAdmin = yield* AuthFlows.signIn(TestServer.admin)
+      const channelAdminToken = channelAdmin.accessToken
+      const product = seen(yield* AuthFlows.call(channelAdminToken, "/api/v1/products", {
+        method: "POST",
+        body: { name: "Secretive", slug: "secretive" }
+      }))
+      const productId = (product.body as { id: string }).id
+      const created = yield* AuthFlows.call(channelAdminToken, `/api/v1/products/${productId}/channels`, {
+        method: "POST",
+        body: { type: "webhook", name: "Signed" }
+      })
+      const { channel, secret: channelSecret } = created.body as { channel: { id: string }; secret: string }
+      const rotated = yield* AuthFlows.call(channelAdminToken, `/api/v1/channels/${channel.id}/rotate-secret`, {
+        method: "POST",
+        body: {}
+      })
+      const rotatedSecret = (rotated.body as { secret: string }).secret
+      seen(yield* AuthFlows.call(channelAdminToken, `/api/v1/products/${productId}/channels`))
+      seen(yield* AuthFlows.call(channelAdminToken, `/api/v1/channels/${channel.id}`, { method: "PATCH", body: { name: "Renamed" } }))
+      const delivered = yield* Effect.forEach([channelSecret, rotatedSecret], (secret) => {
+        const signed = Signing.standardWebhooks(secret, {
+          externalId: `secret-${secret.slice(-6)}`,
+          subject: "Signed",
+          body: "A signed message",
+          customer: {}
+        })
+        return TestServer.request(`/api/v1/webhooks/${channel.id}`, { method: "POST", headers: signed.headers, body: signed.body })
+      })
+      expect(delivered.map((response) => response.status)).toEqual([401, 202])
+      delivered.forEach(seen)
+      const slackSecret = "slack-signing-secret-kept-quiet"
+      const slack = yield* AuthFlows.call(channelAdminToken, `/api/v1/products/${productId}/channels`, {
+        method: "POST",
+        body: { type: "slack", name: "Slack", secret: slackSecret }
+      })
+      expect(slack.status).toBe(201)
+
       // A secret at rest, decrypted and then logged the way careless code would.
       const cipher = SecretCipher.fromKey(Option.some(Buffer.from(encryptionKey, "hex")))
       const stored = yield* cipher.encrypt(Redacted.make("integration-token-secret-5"))
@@ -94,7 +135,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("secrets", (
         return cookie === undefined || cookie === "" ? [] : [cookie]
       })
       expect(refreshTokens.length).toBeGreaterThanOrEqual(4)
-      const accessTokens = [adminToken, userToken, againToken, (refreshed.body as { accessToken: string }).accessToken]
+      const accessTokens = [adminToken, channelAdminToken, userToken, againToken, (refreshed.body as { accessToken: string }).accessToken]
       const signatures = accessTokens.map((token) => token.split(".")[2]!)
       const never = [
         TestServer.admin.password,
@@ -106,7 +147,13 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("secrets", (
         TestServer.jwtSecret,
         encryptionKey,
         "scrypt$",
-        ...refreshTokens
+        channelSecret,
+        rotatedSecret,
+        channelSecret.slice(6),
+        rotatedSecret.slice(6),
+        slackSecret,
+        ...refreshTokens,
+        channelAdmin.refreshToken
       ]
 
       // Responses: bodies and headers, except the cookie that is the refresh token's one place.
