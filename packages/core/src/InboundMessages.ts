@@ -87,10 +87,10 @@ const EmailPayload = Schema.Struct({
   html: Schema.optional(Schema.NullOr(Text(2_000_000)))
 })
 
-/** `<a@x> <b@y>` or a list of them, without brackets. */
+/** `<a@x> <b@y>` (or `<a@x><b@y>`: RFC 5322 needs no space between) or a list of them, without brackets. */
 const messageIds = (value: string | ReadonlyArray<string> | null | undefined): Array<string> =>
   (typeof value === "string" ? [value] : value ?? [])
-    .flatMap((ids) => ids.split(/[\s,]+/))
+    .flatMap((ids) => ids.match(/<[^<>]*>|[^\s,<>]+/g) ?? [])
     .map((id) => id.trim().replace(/^<|>$/g, ""))
     .filter((id) => id.length > 0)
 
