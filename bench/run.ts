@@ -2,7 +2,8 @@
  * `pnpm bench <name>`: runs one benchmark and prints its figures.
  */
 const benchmarks: Record<string, () => Promise<unknown>> = {
-  jobs: () => import("./jobs/main.js")
+  jobs: () => import("./jobs/main.js"),
+  ingest: () => import("./ingest/main.js")
 }
 
 const name = process.argv[2]
