@@ -12,7 +12,7 @@ import * as AuthFlows from "./AuthFlows.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
-const fixtures = Path.resolve(import.meta.dirname, "../../../../shared/fixtures/github")
+const fixtures = Path.resolve(import.meta.dirname, "../../../test/fixtures/github")
 const fixture = (name: string) => Fs.readFileSync(Path.join(fixtures, name), "utf8")
 
 const serverLayer = TestServer.layer(undefined, { withWorker: true })

@@ -5,7 +5,7 @@ import * as Path from "node:path"
 import { type Inbound, type InboundMessage, read } from "../src/InboundMessages.js"
 import type { Headers } from "../src/WebhookSignatures.js"
 
-const fixtures = "/work/shared/fixtures/github"
+const fixtures = Path.resolve(import.meta.dirname, "../../../test/fixtures/github")
 const fixture = (name: string): Uint8Array => Fs.readFileSync(Path.join(fixtures, name))
 const fixtureJson = (name: string): any => JSON.parse(Buffer.from(fixture(name)).toString("utf8"))
 

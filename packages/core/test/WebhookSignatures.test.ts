@@ -7,7 +7,7 @@ import * as Path from "node:path"
 import { Webhook } from "standardwebhooks"
 import { generateSecret, verify, type Headers } from "../src/WebhookSignatures.js"
 
-const fixtures = "/work/shared/fixtures/github"
+const fixtures = Path.resolve(import.meta.dirname, "../../../test/fixtures/github")
 const fixture = (name: string): Uint8Array => Fs.readFileSync(Path.join(fixtures, name))
 
 const bytes = (text: string): Uint8Array => Buffer.from(text, "utf8")
