@@ -187,6 +187,54 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(yield* countOf("select 1 from deliveries where channel_id = $1", [channelId])).toBe(0)
     }))
 
+  it.effect("odd input answers 400 naming it, never 500: NUL characters, deep metadata, forged cursors, unusable secrets", () =>
+    Effect.gen(function*() {
+      const { channelId, productId, secret, token } = yield* channelOf("webhook")
+      const nul = yield* deliver(channelId, Signing.standardWebhooks(secret, message("nul-1", { body: "a\u0000b" })))
+      expect(nul.status).toBe(400)
+      expect((nul.body as { message: string }).message).toContain("NUL")
+      const nulKey = yield* deliver(channelId, Signing.standardWebhooks(secret, message("nul-2", { metadata: { "a\u0000": 1 } })))
+      expect(nulKey.status).toBe(400)
+      // Too deep for JSON.stringify to write, so written by hand.
+      const deep = JSON.stringify(message("deep-1")).replace(/}$/, `,"metadata":{"deep":${"[".repeat(5000)}1${"]".repeat(5000)}}}`)
+      const nested = yield* deliver(channelId, Signing.standardWebhooks(secret, deep))
+      expect(nested.status).toBe(400)
+      expect((nested.body as { message: string }).message).toContain("nests deeper")
+      const shallowerButDeep = JSON.stringify(message("deep-2", { metadata: { a: [[[[[[[[[[[[1]]]]]]]]]]]] } }))
+      const tooDeep = yield* deliver(channelId, Signing.standardWebhooks(secret, shallowerButDeep))
+      expect(tooDeep.status).toBe(400)
+      expect((tooDeep.body as { message: string }).message).toContain("metadata nests deeper than 10 levels")
+      const longId = Signing.standardWebhooks(secret, message("long-id"), { id: "x".repeat(3000) })
+      expect((yield* deliver(channelId, longId)).status).toBe(400)
+
+      expect((yield* AuthFlows.call(token, "/api/v1/cases?q=%00")).status).toBe(400)
+      const forged = Buffer.from("2024-02-31T00:00:00.000000Z|6f1c2a9e-8d4b-4c3a-9f2e-1b7d5e3a0c44").toString("base64url")
+      const cursor = yield* AuthFlows.call(token, `/api/v1/cases?cursor=${forged}`)
+      expect(cursor.status).toBe(400)
+      expect(cursor.body).toMatchObject({ _tag: "InvalidCursor" })
+      const caseId = ((yield* deliver(channelId, Signing.standardWebhooks(secret, message("odd-note")))).body as {
+        caseId: string
+      }).caseId
+      const note = yield* AuthFlows.call(token, `/api/v1/cases/${caseId}/notes`, { method: "POST", body: { body: "x\u0000" } })
+      expect(note.status).toBe(400)
+      const name = yield* AuthFlows.call(token, "/api/v1/products", { method: "POST", body: { name: "a\u0000", slug: "nul" } })
+      expect(name.status).toBe(400)
+
+      const unusable = yield* AuthFlows.call(token, `/api/v1/products/${productId}/channels`, {
+        method: "POST",
+        body: { type: "webhook", name: "Own secret", secret: "my-own-secret-value-123" }
+      })
+      expect(unusable.status).toBe(400)
+      const own = `whsec_${Buffer.alloc(32, 9).toString("base64")}`
+      const usable = yield* AuthFlows.call(token, `/api/v1/products/${productId}/channels`, {
+        method: "POST",
+        body: { type: "webhook", name: "Own secret", secret: own }
+      })
+      expect(usable.status).toBe(201)
+      const ownId = (usable.body as { channel: { id: string } }).channel.id
+      expect((yield* deliver(ownId, Signing.standardWebhooks(own, message("own-1")))).status).toBe(202)
+    }))
+
   it.effect("200 concurrent deliveries of one payload make exactly one case, one message and one triage job", () =>
     Effect.gen(function*() {
       const { channelId, secret } = yield* channelOf("webhook")
@@ -230,6 +278,14 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       const other = yield* deliver(channelId, email("m4@mail.example", { subject: "Another thing" }))
       expect((other.body as { caseId: string }).caseId).not.toBe(first.caseId)
 
+      // A reply that arrives before the message it answers still lands in that thread's case.
+      const early = yield* deliver(
+        channelId,
+        email("m6@mail.example", { inReplyTo: "<m5@mail.example>", references: "<m5@mail.example>", subject: "Re: Late" })
+      )
+      const late = yield* deliver(channelId, email("m5@mail.example", { subject: "Late" }))
+      expect((late.body as { caseId: string }).caseId).toBe((early.body as { caseId: string }).caseId)
+
       const detail = (yield* AuthFlows.call(token, `/api/v1/cases/${first.caseId}`)).body as {
         messages: Array<{ kind: string; author: { email: string } }>
         case: { customer: { email: string } }
@@ -254,6 +310,14 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect((comment.body as { caseId: string }).caseId).toBe(caseId)
       const reopened = yield* deliver(channelId, Signing.github(secret, "issues", fixture("issues.reopened.json")))
       expect(reopened.status).toBe(200)
+
+      // Comments on a pull request are code review, not support.
+      const onPullRequest = JSON.parse(fixture("issue_comment.created.json"))
+      onPullRequest.issue.pull_request = { url: "https://api.github.com/repos/Codertocat/Hello-World/pulls/1" }
+      onPullRequest.comment.id = 1
+      const review = yield* deliver(channelId, Signing.github(secret, "issue_comment", JSON.stringify(onPullRequest)))
+      expect(review.status).toBe(200)
+      expect(review.body).toMatchObject({ ok: true, ignored: "pull request conversations need nothing" })
 
       const redelivered = Signing.github(secret, "issues", fixture("issues.opened.json"))
       expect((yield* deliver(channelId, redelivered)).status).toBe(200) // same issue: a duplicate
@@ -303,7 +367,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect((yield* deliver(channelId, stale)).status).toBe(401)
     }))
 
-  it.effect("a follow-up on a resolved case reopens it, in the timeline", () =>
+  it.effect("a follow-up on a resolved or answered case reopens it, in the timeline; a closed one stays closed", () =>
     Effect.gen(function*() {
       const { channelId, secret, token } = yield* channelOf("email")
       const email = (id: string, extra: Record<string, unknown> = {}) =>
@@ -327,6 +391,23 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(detail.timeline.map((event) => event.kind)).toEqual(
         expect.arrayContaining(["case_opened", "status_changed", "message_received", "reopened"])
       )
+      // Written in one transaction, the message and the reopening keep their order.
+      const kinds = detail.timeline.map((event) => event.kind)
+      expect(kinds.indexOf("reopened")).toBe(kinds.indexOf("message_received") + 1)
+
+      // An answered case is back too when the customer writes again; a closed one stays closed.
+      yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, { method: "PATCH", body: { status: "replied" } })
+      yield* deliver(channelId, email("r3@x", { inReplyTo: "r2@x", text: "Thanks, but no." }))
+      const replied = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as { case: { status: string } }
+      expect(replied.case.status).toBe("needs_attention")
+      yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, { method: "PATCH", body: { status: "closed" } })
+      yield* deliver(channelId, email("r4@x", { inReplyTo: "r3@x", text: "One more thing." }))
+      const closed = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as {
+        case: { status: string }
+        messages: Array<unknown>
+      }
+      expect(closed.case.status).toBe("closed")
+      expect(closed.messages).toHaveLength(4)
     }))
 
   it.effect("webhook → worker → triaged case, read back through the API with its reasoning", () =>

@@ -83,9 +83,16 @@ const encodeCursor = (row: CaseRow) => Buffer.from(`${row.createdAtKey}|${row.id
 
 const CursorParts = Schema.Tuple(Schema.String, Schema.UUID)
 
+const cursorTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+
+/** A time in the cursor's format that is also a real date (no February 31st). */
+const isCursorTime = (time: string) =>
+  cursorTime.test(time) && !Number.isNaN(Date.parse(time)) &&
+  new Date(Date.parse(time)).toISOString().slice(0, 19) === time.slice(0, 19)
+
 const decodeCursor = (cursor: string) => {
   const parts = Buffer.from(cursor, "base64url").toString("utf8").split("|")
-  const valid = Schema.is(CursorParts)(parts) && !Number.isNaN(Date.parse(parts[0]))
+  const valid = Schema.is(CursorParts)(parts) && isCursorTime(parts[0])
   return valid
     ? Effect.succeed({ createdAtKey: parts[0], id: parts[1] })
     : Effect.fail(new InvalidCursor({ message: "The cursor is not one this API gave out; start from the first page" }))

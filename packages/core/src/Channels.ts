@@ -27,6 +27,10 @@ const secretRequired = new SecretRequired({
   message: "A Slack channel needs the Slack app's signing secret (Basic Information → Signing Secret) as `secret`"
 })
 
+const unusableSecret = new SecretRequired({
+  message: "A webhook or email channel's secret is a Standard Webhooks key: whsec_ followed by base64 (or leave it out)"
+})
+
 export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channels", {
   effect: Effect.gen(function*() {
     const repo = yield* ChannelsRepo
@@ -36,7 +40,7 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
     /** The given secret, or a new one for the channel's type. */
     const secretFor = (type: NewChannel["type"], given: Redacted.Redacted<string> | undefined) =>
       given !== undefined
-        ? Effect.succeed(given)
+        ? WebhookSignatures.isUsableSecret(type, given) ? Effect.succeed(given) : Effect.fail(unusableSecret)
         : type === "slack"
         ? Effect.fail(secretRequired)
         : Effect.succeed(WebhookSignatures.generateSecret(type))

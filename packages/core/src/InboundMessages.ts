@@ -48,6 +48,16 @@ const subjectOf = (text: string) => {
 
 // ---- generic webhook ----
 
+const maxMetadataDepth = 10
+
+/** How deeply a JSON value nests; stops counting past the limit. */
+const depthOf = (value: unknown, depth = 0): number => {
+  if (depth > maxMetadataDepth || typeof value !== "object" || value === null) return depth
+  let deepest = depth + 1
+  for (const child of Object.values(value)) deepest = Math.max(deepest, depthOf(child, depth + 1))
+  return deepest
+}
+
 const GenericPayload = Schema.Struct({
   externalId: NonEmpty(200),
   subject: NonEmpty(maxSubject),
@@ -57,7 +67,12 @@ const GenericPayload = Schema.Struct({
     name: Schema.optional(Text(200)),
     handle: Schema.optional(Text(200))
   }),
-  metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+  metadata: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+      Schema.filter((metadata) => depthOf(metadata) <= maxMetadataDepth || `metadata nests deeper than ${maxMetadataDepth} levels`),
+      Schema.filter((metadata) => JSON.stringify(metadata).length <= 20_000 || "metadata is over 20000 characters")
+    )
+  )
 })
 
 const generic = (payload: typeof GenericPayload.Type, headers: Headers): Inbound => ({
@@ -77,14 +92,14 @@ const generic = (payload: typeof GenericPayload.Type, headers: Headers): Inbound
 const MessageIdList = Schema.Union(Schema.String, Schema.Array(Schema.String))
 
 const EmailPayload = Schema.Struct({
-  messageId: NonEmpty(998),
+  messageId: NonEmpty(500),
   inReplyTo: Schema.optional(Schema.NullOr(Text(998))),
   references: Schema.optional(Schema.NullOr(MessageIdList)),
   from: Schema.Struct({ email: NonEmpty(254), name: Schema.optional(Schema.NullOr(Text(200))) }),
   to: Schema.Union(Schema.String, Schema.Array(Schema.String)),
   subject: Text(998),
-  text: Text(1_000_000),
-  html: Schema.optional(Schema.NullOr(Text(2_000_000)))
+  text: Text(200_000),
+  html: Schema.optional(Schema.NullOr(Text(500_000)))
 })
 
 /** `<a@x> <b@y>` (or `<a@x><b@y>`: RFC 5322 needs no space between) or a list of them, without brackets. */
@@ -96,12 +111,18 @@ const messageIds = (value: string | ReadonlyArray<string> | null | undefined): A
 
 const email = (payload: typeof EmailPayload.Type, headers: Headers): Inbound => {
   const messageId = messageIds(payload.messageId)[0] ?? payload.messageId
+  const references = messageIds(payload.references)
+  const parent = messageIds(payload.inReplyTo)
   // The direct parent first, then the thread from the newest ancestor back.
-  const repliesTo = [...new Set([...messageIds(payload.inReplyTo), ...messageIds(payload.references).reverse()])]
+  const repliesTo = [...new Set([...parent, ...references.toReversed()])]
+  // The thread is named by its first message (References lists the thread from its root), so
+  // a reply that arrives before — or at the same time as — the message it answers still
+  // finds, or opens, the one case of the thread.
+  const root = references[0] ?? parent[0] ?? messageId
   return {
     _tag: "Message",
     deliveryKeys: [`message-id:${messageId}`, `webhook-id:${headers["webhook-id"]}`],
-    threadKey: `message-id:${messageId}`,
+    threadKey: `message-id:${root}`,
     repliesTo: repliesTo.map((id) => `message-id:${id}`),
     externalId: `message-id:${messageId}`,
     subject: payload.subject.trim() === "" ? subjectOf(payload.text) : payload.subject.trim().slice(0, maxSubject),
@@ -121,7 +142,9 @@ const GitHubIssue = Schema.Struct({
   title: Schema.String,
   body: Schema.NullOr(Schema.String),
   html_url: Schema.optional(Schema.String),
-  user: GitHubUser
+  user: GitHubUser,
+  /** Present when the "issue" is a pull request: its conversation is code review, not support. */
+  pull_request: Schema.optional(Schema.Unknown)
 })
 const GitHubRepository = Schema.Struct({ full_name: Schema.String })
 
@@ -154,17 +177,17 @@ const SlackUrlVerification = Schema.Struct({
 
 const SlackEventCallback = Schema.Struct({
   type: Schema.Literal("event_callback"),
-  event_id: Schema.String,
-  team_id: Schema.optional(Schema.String),
+  event_id: Text(256),
+  team_id: Schema.optional(Text(256)),
   event: Schema.Struct({
     type: Schema.String,
     subtype: Schema.optional(Schema.String),
     bot_id: Schema.optional(Schema.String),
     user: Schema.optional(Schema.String),
     text: Schema.optional(Schema.String),
-    ts: Schema.optional(Schema.String),
-    thread_ts: Schema.optional(Schema.String),
-    channel: Schema.optional(Schema.String)
+    ts: Schema.optional(Text(64)),
+    thread_ts: Schema.optional(Text(64)),
+    channel: Schema.optional(Text(256))
   })
 })
 
@@ -220,6 +243,8 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
       return Either.map(decode(GitHubIssuesEvent, "GitHub issues event", json), (payload): Inbound =>
         payload.action !== "opened"
           ? { _tag: "Ignored", reason: `issues.${payload.action} needs nothing` }
+          : payload.issue.pull_request !== undefined
+          ? { _tag: "Ignored", reason: "pull requests need nothing" }
           : {
             _tag: "Message",
             deliveryKeys: [...deliveryKeys, `github-issue:${payload.issue.id}`],
@@ -237,6 +262,8 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
           ? { _tag: "Ignored", reason: `issue_comment.${payload.action} needs nothing` }
           : payload.comment.user.type === "Bot"
           ? { _tag: "Ignored", reason: "comments by bots need nothing" }
+          : payload.issue.pull_request !== undefined
+          ? { _tag: "Ignored", reason: "pull request conversations need nothing" }
           : {
             _tag: "Message",
             deliveryKeys: [...deliveryKeys, `github-comment:${payload.comment.id}`],
@@ -254,12 +281,33 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
 }
 
 /** Reads a verified delivery's JSON body; Left with what is wrong with it. */
+/** PostgreSQL stores no NUL character in text or jsonb: a body holding one is refused up front. */
+class NulCharacter extends Error {}
+const refuseNul = (key: string, value: unknown) => {
+  if (key.includes("\u0000") || (typeof value === "string" && value.includes("\u0000"))) throw new NulCharacter()
+  return value
+}
+
+const maxWebhookIdLength = 256
+
 export const read = (type: ChannelType, headers: Headers, body: Uint8Array): Either.Either<Inbound, string> => {
+  if ((headers["webhook-id"]?.length ?? 0) > maxWebhookIdLength) {
+    return Either.left(`The webhook-id header is over ${maxWebhookIdLength} characters`)
+  }
+  if ((headers["x-github-delivery"]?.length ?? 0) > maxWebhookIdLength) {
+    return Either.left(`The X-GitHub-Delivery header is over ${maxWebhookIdLength} characters`)
+  }
   let json: unknown
   try {
-    json = JSON.parse(Buffer.from(body).toString("utf8"))
+    json = JSON.parse(Buffer.from(body).toString("utf8"), refuseNul)
   } catch (error) {
-    return Either.left(`The body is not JSON: ${(error as Error).message}`)
+    return Either.left(
+      error instanceof NulCharacter
+        ? "The body holds a NUL character (\\u0000), which cannot be stored"
+        : error instanceof RangeError
+        ? "The body nests deeper than it can be read"
+        : `The body is not JSON: ${(error as Error).message}`
+    )
   }
   switch (type) {
     case "webhook":

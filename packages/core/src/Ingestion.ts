@@ -6,6 +6,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { CasesRepo, type CaseRow } from "@nestfleet/db/CasesRepo"
+import type { CaseStatus } from "@nestfleet/domain/Cases"
 import { ChannelId } from "@nestfleet/domain/Channels"
 import {
   SlackChallenge,
@@ -28,6 +29,8 @@ import * as WebhookSignatures from "./WebhookSignatures.js"
 class AlreadyDelivered extends Data.TaggedError("AlreadyDelivered") {}
 
 const isChannelId = Schema.is(ChannelId)
+
+const reopenedBy: ReadonlySet<CaseStatus> = new Set(["resolved", "replied", "awaiting_approval"])
 
 /** The same answer for an unknown and a disabled channel, so ids cannot be probed. */
 const notFound = new WebhookChannelNotFound({ message: "No enabled channel has this id" })
@@ -84,21 +87,25 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
           actorUserId: null,
           data: { messageId: stored.id, channelId: channel.id, channelType: channel.type }
         })
-        if (!opened) yield* reopenIfResolved(row)
+        if (!opened) yield* reopenIfAnswered(row)
         yield* cases.completeDelivery({ channelId: channel.id, keys: message.deliveryKeys, caseId: row.id, messageId: stored.id })
         if (opened) yield* queue.send(TriageJob, { caseId: row.id, reason: "new_case" as const }).pipe(Effect.orDie)
         return new WebhookAccepted({ caseId: row.id, messageId: stored.id, duplicate: false })
       }))
 
-    /** A customer writing again on a resolved case means it is not resolved. */
-    const reopenIfResolved = (row: CaseRow) =>
-      row.status !== "resolved" ? Effect.void : Effect.zipRight(
+    /**
+     * A customer writing again on a case that was resolved, answered or waiting for a reply's
+     * approval needs a person to look again (a pending draft may no longer fit). A closed case
+     * stays closed; the message is on it for whoever reads it.
+     */
+    const reopenIfAnswered = (row: CaseRow) =>
+      !reopenedBy.has(row.status) ? Effect.void : Effect.zipRight(
         cases.update({ id: row.id, status: "needs_attention" }),
         cases.insertEvent({
           caseId: row.id,
           kind: "reopened",
           actorUserId: null,
-          data: { from: "resolved", to: "needs_attention" }
+          data: { from: row.status, to: "needs_attention" }
         })
       )
 

@@ -1,4 +1,5 @@
 /** Products and their pipeline policy. Settings not given keep their current (or default) values. */
+import { SqlClient } from "@effect/sql"
 import { ProductsRepo, type ProductRow } from "@nestfleet/db/ProductsRepo"
 import { Product, type ProductId, ProductSettings, type ProductSettingsPatch } from "@nestfleet/domain/Products"
 import { type NewProduct, type ProductChanges, ProductList, ProductNotFound } from "@nestfleet/domain/ProductsApi"
@@ -14,6 +15,7 @@ export const productNotFound = (id: string) => new ProductNotFound({ message: `N
 
 export class Products extends Effect.Service<Products>()("@nestfleet/core/Products", {
   effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
     const repo = yield* ProductsRepo
 
     const list = Effect.fn("Products.list")(function*() {
@@ -35,13 +37,17 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
       return toProduct(row)
     }, orDieUnexpected)
 
+    /** Two admins changing different settings at once both keep their change: the merge runs on the locked row. */
     const update = Effect.fn("Products.update")(function*(id: ProductId, changes: ProductChanges) {
-      const current = yield* get(id)
-      const row = yield* repo.update(id, {
-        name: changes.name ?? current.name,
-        slug: changes.slug ?? current.slug,
-        settings: merge(current.settings, changes.settings)
-      })
+      const row = yield* sql.withTransaction(Effect.gen(function*() {
+        const current = yield* repo.lock(id)
+        if (Option.isNone(current)) return yield* productNotFound(id)
+        return yield* repo.update(id, {
+          name: changes.name ?? current.value.name,
+          slug: changes.slug ?? current.value.slug,
+          settings: merge(current.value.settings, changes.settings)
+        })
+      }))
       if (Option.isNone(row)) return yield* productNotFound(id)
       return toProduct(row.value)
     }, orDieUnexpected)

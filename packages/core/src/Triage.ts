@@ -25,7 +25,12 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
     const products = yield* ProductsRepo
     const llm = yield* Llm
 
-    const run = Effect.fn("Triage.run")(function*(caseId: CaseId, jobId: string) {
+    /**
+     * `new_case` fills in what nobody has decided yet: a type or severity a person already
+     * set stays, and only a case still `new` moves. `retriage` is a person asking for a new
+     * opinion: type and severity are replaced, and any case not yet past triage moves.
+     */
+    const run = Effect.fn("Triage.run")(function*(caseId: CaseId, jobId: string, reason: "new_case" | "retriage") {
       yield* Effect.annotateCurrentSpan({ "case.id": caseId })
       const found = yield* cases.findById(caseId)
       // A case that is gone leaves nothing to triage; the job is done.
@@ -56,8 +61,15 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
           model: answer.model
         })
         if (Option.isNone(stored)) return yield* Effect.logInfo("Triage: this job already stored its result")
-        const status = triageable.has(current.status) ? (confident ? "triaged" : "needs_attention") : current.status
-        yield* cases.update({ id: caseId, type: result.type, severity: result.severity, status })
+        const fresh = reason === "retriage"
+        const movable = fresh ? triageable.has(current.status) : current.status === "new"
+        const status = movable ? (confident ? "triaged" : "needs_attention") : current.status
+        yield* cases.update({
+          id: caseId,
+          type: fresh || current.type === null ? result.type : current.type,
+          severity: fresh || current.severity === null ? result.severity : current.severity,
+          status
+        })
         yield* cases.insertEvent({
           caseId,
           kind: "triaged",
@@ -68,6 +80,7 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
             confidence: result.confidence,
             threshold: product.settings.triageMinConfidence,
             status: { from: current.status, to: status },
+            reason,
             provider: answer.provider,
             model: answer.model
           }

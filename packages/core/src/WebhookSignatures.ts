@@ -96,6 +96,20 @@ export const verify = (
 }
 
 /**
+ * Whether a secret given for a channel of `type` can sign anything: Standard Webhooks
+ * secrets are base64 (optionally `whsec_`-prefixed) keys; GitHub and Slack take any string.
+ */
+export const isUsableSecret = (type: ChannelType, secret: Redacted.Redacted<string>): boolean => {
+  if (type !== "webhook" && type !== "email") return true
+  try {
+    new Webhook(Redacted.value(secret))
+    return /^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(Redacted.value(secret))
+  } catch {
+    return false
+  }
+}
+
+/**
  * A new signing secret for a channel of `type`: a Standard Webhooks `whsec_` secret for
  * webhook and email senders, a hex secret to paste into GitHub's webhook form. Slack makes
  * its own, which the admin gives us.

@@ -108,12 +108,12 @@ describe("InboundMessages.read", () => {
       html: "<p>Still stuck, see the screenshot.</p>"
     }
 
-    it("reads a reply with brackets stripped, its parent first and its thread newest first", () => {
+    it("reads a reply with brackets stripped, its parent first, its thread newest first, named by its root", () => {
       const read1 = message(read("email", headers, json(email)))
       expect(read1).toEqual({
         _tag: "Message",
         deliveryKeys: ["message-id:CAF=reply3@mail.example.com", "webhook-id:msg_email_1"],
-        threadKey: "message-id:CAF=reply3@mail.example.com",
+        threadKey: "message-id:root@nestfleet.example",
         repliesTo: ["message-id:reply2@mail.example.com", "message-id:reply1@mail.example.com", "message-id:root@nestfleet.example"],
         externalId: "message-id:CAF=reply3@mail.example.com",
         subject: "Re: Export stuck at 99%",
@@ -122,6 +122,13 @@ describe("InboundMessages.read", () => {
         customer: { email: "sam@example.org", name: "Sam Doe" },
         metadata: { to: ["support@nestfleet.example"] }
       })
+    })
+
+    it("names a thread without References by the parent, and a first message by itself", () => {
+      expect(message(read("email", headers, json({ ...email, references: null }))).threadKey)
+        .toBe("message-id:reply2@mail.example.com")
+      expect(message(read("email", headers, json({ ...email, references: null, inReplyTo: null }))).threadKey)
+        .toBe("message-id:CAF=reply3@mail.example.com")
     })
 
     it("puts In-Reply-To first even when it is not the last reference, and accepts References as a list", () => {

@@ -66,8 +66,8 @@ layer(TestLayer, { timeout: 60_000 })("triage", (it) => {
       const triage = yield* Triage
       const repo = yield* CasesRepo
       const caseId = yield* newCase("Checkout crashes with an error", "Every time I pay, the app crashes. Steps to reproduce: …")
-      yield* triage.run(caseId, "job-1")
-      yield* triage.run(caseId, "job-1")
+      yield* triage.run(caseId, "job-1", "new_case")
+      yield* triage.run(caseId, "job-1", "new_case")
       const row = yield* Effect.flatten(repo.findById(caseId))
       expect(row).toMatchObject({ type: "bug", status: "triaged" })
       const events = yield* repo.eventsOf(caseId)
@@ -76,7 +76,7 @@ layer(TestLayer, { timeout: 60_000 })("triage", (it) => {
       expect(latest).toMatchObject({ jobId: "job-1", type: "bug", provider: "builtin", model: BuiltinProvider.model })
 
       // Another job — a retriage — is another result.
-      yield* triage.run(caseId, "job-2")
+      yield* triage.run(caseId, "job-2", "retriage")
       expect((yield* repo.eventsOf(caseId)).filter((event) => event.kind === "triaged")).toHaveLength(2)
     }))
 
@@ -85,7 +85,7 @@ layer(TestLayer, { timeout: 60_000 })("triage", (it) => {
       const triage = yield* Triage
       const repo = yield* CasesRepo
       const caseId = yield* newCase("hello", "quick thing", 0.6)
-      yield* triage.run(caseId, "job-vague")
+      yield* triage.run(caseId, "job-vague", "new_case")
       const row = yield* Effect.flatten(repo.findById(caseId))
       expect(row.status).toBe("needs_attention")
       const latest = yield* Effect.flatten(repo.latestTriage(caseId))
@@ -98,16 +98,35 @@ layer(TestLayer, { timeout: 60_000 })("triage", (it) => {
       const repo = yield* CasesRepo
       const caseId = yield* newCase("Refund please", "I was charged twice for my subscription")
       garbage = true
-      const failure = yield* Effect.flip(triage.run(caseId, "job-garbage"))
+      const failure = yield* Effect.flip(triage.run(caseId, "job-garbage", "new_case"))
       garbage = false
       expect(failure).toBeInstanceOf(LlmMalformedOutput)
       expect((yield* Effect.flatten(repo.findById(caseId))).status).toBe("new")
       expect((yield* repo.eventsOf(caseId)).length).toBe(0)
       // The retry of that job succeeds and stores one result.
       const before = yield* Ref.get(calls)
-      yield* triage.run(caseId, "job-garbage")
+      yield* triage.run(caseId, "job-garbage", "new_case")
       expect(yield* Ref.get(calls)).toBe(before + 1)
       expect((yield* Effect.flatten(repo.findById(caseId))).type).toBe("billing")
+    }))
+
+  it.effect("a new case's triage keeps what a person already decided; a retriage replaces type and severity", () =>
+    Effect.gen(function*() {
+      const triage = yield* Triage
+      const repo = yield* CasesRepo
+      const caseId = yield* newCase("Checkout crashes", "The app crashes with an error when I pay")
+      // An agent got there first, while the job was waiting for its retry.
+      yield* repo.update({ id: caseId, severity: "critical", status: "needs_attention" })
+      yield* triage.run(caseId, "job-late", "new_case")
+      expect(yield* Effect.flatten(repo.findById(caseId))).toMatchObject({
+        type: "bug",
+        severity: "critical",
+        status: "needs_attention"
+      })
+      yield* triage.run(caseId, "job-again", "retriage")
+      const after = yield* Effect.flatten(repo.findById(caseId))
+      expect(after.severity).not.toBe("critical")
+      expect(after.status).toBe("triaged")
     }))
 
   it.effect("a case a person has moved on (resolved) keeps its status; type and severity are updated", () =>
@@ -116,7 +135,7 @@ layer(TestLayer, { timeout: 60_000 })("triage", (it) => {
       const repo = yield* CasesRepo
       const caseId = yield* newCase("Dark mode please", "It would be great to have a dark mode option")
       yield* repo.update({ id: caseId, status: "resolved" })
-      yield* triage.run(caseId, "job-resolved")
+      yield* triage.run(caseId, "job-resolved", "retriage")
       expect(yield* Effect.flatten(repo.findById(caseId))).toMatchObject({ status: "resolved", type: "feature_request" })
     }))
 })

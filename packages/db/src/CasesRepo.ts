@@ -77,7 +77,9 @@ export interface CaseFilter {
   readonly limit: number
 }
 
-const caseColumns = "cases.*, cases.number::text as number, cases.created_at::text as created_at_key"
+// The keyset's time in one fixed format (UTC, microseconds), whatever the session's DateStyle.
+const caseColumns = "cases.*, cases.number::text as number, " +
+  `to_char(cases.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at_key`
 
 export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesRepo", {
   effect: Effect.gen(function*() {
@@ -181,7 +183,8 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
           to_tsvector('english', cases.subject) @@ websearch_to_tsquery('english', ${query})
           or exists (
             select 1 from messages m
-            where m.case_id = cases.id and to_tsvector('english', m.body) @@ websearch_to_tsquery('english', ${query})
+            where m.case_id = cases.id
+              and to_tsvector('english', left(m.body, 100000)) @@ websearch_to_tsquery('english', ${query})
           ))`,
         filter.after === undefined
           ? undefined

@@ -42,6 +42,13 @@ export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/
       execute: (id) => sql`select * from products where id = ${id}`
     })
 
+    /** The product, locked until the transaction ends: a settings change merges into what is there. */
+    const lock = SqlSchema.findOne({
+      Request: ProductId,
+      Result: ProductRow,
+      execute: (id) => sql`select * from products where id = ${id} for update`
+    })
+
     const insertRow = SqlSchema.single({
       Request: ProductFields,
       Result: ProductRow,
@@ -67,6 +74,7 @@ export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/
     return {
       list: () => list(undefined),
       findById,
+      lock,
       insert: (fields: typeof ProductFields.Type) => insertRow(fields).pipe(onSlugTaken(fields.slug)),
       update: (id: ProductId, fields: typeof ProductFields.Type) => updateRow({ id, ...fields }).pipe(onSlugTaken(fields.slug))
     } as const

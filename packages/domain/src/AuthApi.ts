@@ -5,6 +5,7 @@
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { noNul } from "./Text.js"
 import { Public, RequireViewer } from "./Access.js"
 import { GivenPassword, Password, Role, UserId } from "./Users.js"
 
@@ -12,7 +13,7 @@ import { GivenPassword, Password, Role, UserId } from "./Users.js"
 export const refreshCookie = { name: "nestfleet_refresh", path: "/api/v1/auth" } as const
 
 export class LoginRequest extends Schema.Class<LoginRequest>("LoginRequest")({
-  email: Schema.Trim.pipe(Schema.maxLength(254)),
+  email: Schema.Trim.pipe(noNul, Schema.maxLength(254)),
   password: GivenPassword
 }) {}
 

@@ -1,6 +1,7 @@
 /** Working cases: everyone reads them; agents change them, add notes and ask for a new triage. */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { noNul } from "./Text.js"
 import { RequireAgent, RequireViewer } from "./Access.js"
 import { CaseDetail, CaseEvent, CaseId, CasePage, CaseStatus, CaseType, Severity } from "./Cases.js"
 import { ProductId } from "./Products.js"
@@ -14,7 +15,7 @@ export const CaseQuery = Schema.Struct({
   severity: Schema.optional(Severity),
   productId: Schema.optional(ProductId),
   assigneeId: Schema.optional(UserId),
-  q: Schema.optional(Schema.String.pipe(Schema.maxLength(500, { message: () => "A search is at most 500 characters" }))),
+  q: Schema.optional(Schema.String.pipe(noNul, Schema.maxLength(500, { message: () => "A search is at most 500 characters" }))),
   cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
   limit: Schema.optional(
     Schema.NumberFromString.pipe(
@@ -34,6 +35,7 @@ export class CaseChanges extends Schema.Class<CaseChanges>("CaseChanges")({
 
 export class NewNote extends Schema.Class<NewNote>("NewNote")({
   body: Schema.Trim.pipe(
+    noNul,
     Schema.minLength(1, { message: () => "A note cannot be empty" }),
     Schema.maxLength(20_000, { message: () => "A note is at most 20000 characters" })
   )

@@ -1,5 +1,6 @@
 /** Channels: where a product's messages come from, each with its own signing secret. */
 import { Schema } from "effect"
+import { jsonDocument, noNul } from "./Text.js"
 import { ProductId } from "./Products.js"
 
 export const ChannelId = Schema.UUID.pipe(Schema.brand("ChannelId"))
@@ -13,14 +14,13 @@ export const ChannelType = Schema.Literal("webhook", "email", "github", "slack")
 export type ChannelType = typeof ChannelType.Type
 
 export const ChannelName = Schema.Trim.pipe(
+  noNul,
   Schema.minLength(1, { message: () => "A name cannot be empty" }),
   Schema.maxLength(200, { message: () => "A name is at most 200 characters" })
 )
 
 /** Free-form settings of a channel (a repository, a Slack channel…); small, and never secret. */
-export const ChannelConfig = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
-  Schema.filter((config) => JSON.stringify(config).length <= 10_000 || "A channel's config is at most 10000 characters")
-)
+export const ChannelConfig = jsonDocument({ maxDepth: 10, maxLength: 10_000 })
 
 export class Channel extends Schema.Class<Channel>("Channel")({
   id: ChannelId,

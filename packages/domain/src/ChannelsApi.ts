@@ -50,7 +50,10 @@ export class ChannelNotFound extends Schema.TaggedError<ChannelNotFound>()(
 export class SecretRequired extends Schema.TaggedError<SecretRequired>()(
   "SecretRequired",
   { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400, description: "Slack channels take the Slack app's signing secret." })
+  HttpApiSchema.annotations({
+    status: 400,
+    description: "Slack channels take the Slack app's signing secret; a given secret must be usable for the type."
+  })
 ) {}
 
 const ProductChannelsPath = Schema.Struct({ productId: ProductId })

@@ -1,5 +1,6 @@
 /** Products: what customers write about, with the policy the AI pipeline follows for each. */
 import { Schema } from "effect"
+import { noNul } from "./Text.js"
 
 export const ProductId = Schema.UUID.pipe(Schema.brand("ProductId"))
 export type ProductId = typeof ProductId.Type
@@ -14,6 +15,7 @@ const Fraction = Schema.Number.pipe(
 
 const Text = (max: number) =>
   Schema.Trim.pipe(
+    noNul,
     Schema.minLength(1, { message: () => "Cannot be empty" }),
     Schema.maxLength(max, { message: () => `At most ${max} characters` })
   )
@@ -30,8 +32,8 @@ export const Slug = Schema.String.pipe(
 /** A part of the product; change-prep maps bugs to components by their path hints. */
 export class Component extends Schema.Class<Component>("Component")({
   name: Text(100),
-  description: Schema.String.pipe(Schema.maxLength(2000)),
-  pathHints: Schema.Array(Schema.String.pipe(Schema.maxLength(300))).pipe(Schema.maxItems(50))
+  description: Schema.String.pipe(noNul, Schema.maxLength(2000)),
+  pathHints: Schema.Array(Schema.String.pipe(noNul, Schema.maxLength(300))).pipe(Schema.maxItems(50))
 }) {}
 
 const settingsFields = {

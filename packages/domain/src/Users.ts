@@ -5,6 +5,7 @@
  * and a role includes everything below it.
  */
 import { Schema } from "effect"
+import { noNul } from "./Text.js"
 
 export const UserId = Schema.UUID.pipe(Schema.brand("UserId"))
 export type UserId = typeof UserId.Type
@@ -27,12 +28,14 @@ export const Roles = Schema.NonEmptyArray(Role).pipe(
 )
 
 export const Email = Schema.Trim.pipe(
+  noNul,
   Schema.maxLength(254, { message: () => "An email address is at most 254 characters" }),
   Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "Expected an email address like name@example.com" }),
   Schema.annotations({ description: "An email address; unique whatever its case." })
 )
 
 export const UserName = Schema.Trim.pipe(
+  noNul,
   Schema.minLength(1, { message: () => "A name cannot be empty" }),
   Schema.maxLength(200, { message: () => "A name is at most 200 characters" })
 )

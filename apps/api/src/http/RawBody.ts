@@ -18,5 +18,6 @@ export const rawBody = (limitBytes: number) =>
         ? Effect.fail(
           new PayloadTooLarge({ message: `The request body is larger than the limit of ${limitBytes} bytes`, limitBytes })
         )
-        : Effect.die(error))
+        // The client went away mid-upload: nobody is left to answer.
+        : Effect.interrupt)
   )

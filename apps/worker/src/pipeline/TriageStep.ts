@@ -5,5 +5,5 @@ import * as JobWorker from "@nestfleet/jobs/JobWorker"
 import { TriageJob } from "@nestfleet/jobs/PipelineJobs"
 import { Effect } from "effect"
 
-export const TriageStepLive = JobWorker.layer(TriageJob, ({ caseId }) =>
-  Effect.flatMap(Triage, (triage) => Effect.flatMap(CurrentJob, (job) => triage.run(caseId, job.id))))
+export const TriageStepLive = JobWorker.layer(TriageJob, ({ caseId, reason }) =>
+  Effect.flatMap(Triage, (triage) => Effect.flatMap(CurrentJob, (job) => triage.run(caseId, job.id, reason))))
