@@ -70,6 +70,27 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
       sql.withTransaction(Effect.gen(function*() {
         const claimed = yield* cases.claimDelivery(channel.id, message.deliveryKeys)
         if (claimed < message.deliveryKeys.length) return yield* new AlreadyDelivered()
+        // A message that answers nothing most likely starts a thread: try that in one statement.
+        if (message.repliesTo.length === 0) {
+          const started = yield* cases.openThread({
+            productId: channel.productId,
+            channelId: channel.id,
+            channelType: channel.type,
+            threadKey: message.threadKey,
+            subject: message.subject,
+            customer: message.customer,
+            deliveryKeys: message.deliveryKeys,
+            externalId: message.externalId,
+            body: message.body,
+            html: message.html ?? null,
+            metadata: message.metadata
+          })
+          if (Option.isSome(started)) {
+            const { caseId, messageId } = started.value
+            yield* queue.send(TriageJob, { caseId, reason: "new_case" as const }).pipe(Effect.orDie)
+            return new WebhookAccepted({ caseId, messageId, duplicate: false })
+          }
+        }
         const { opened, row } = yield* caseFor(channel, message)
         const stored = yield* cases.insertMessage({
           caseId: row.id,

@@ -143,6 +143,56 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
           returning ${columns}`
     })
 
+    /**
+     * The common case in one round trip: a new thread's case, its first message, the
+     * `case_opened` event and the delivery's ids. None when the thread already has a case
+     * (then nothing is written, and the caller takes the longer path).
+     */
+    const openThread = SqlSchema.findOne({
+      Request: Schema.Struct({
+        productId: ProductId,
+        channelId: ChannelId,
+        channelType: Schema.String,
+        threadKey: Schema.String,
+        subject: Schema.String,
+        customer: Json,
+        deliveryKeys: Schema.Array(Schema.String),
+        externalId: Schema.String,
+        body: Schema.String,
+        html: Schema.NullOr(Schema.String),
+        metadata: Json
+      }),
+      Result: Schema.Struct({ caseId: CaseId, messageId: MessageId }),
+      execute: (input) =>
+        sql`
+          with opened as (
+            insert into cases (product_id, channel_id, thread_key, subject, customer)
+            values (
+              ${input.productId}, ${input.channelId}, ${input.threadKey}, ${input.subject},
+              ${JSON.stringify(input.customer)}::jsonb
+            )
+            on conflict (channel_id, thread_key) do nothing
+            returning id
+          ), message as (
+            insert into messages (case_id, kind, external_id, author, body, html, metadata)
+            select id, 'inbound', ${input.externalId}, ${JSON.stringify(input.customer)}::jsonb,
+              ${input.body}, ${input.html}, ${JSON.stringify(input.metadata)}::jsonb
+            from opened
+            returning id, case_id
+          ), event as (
+            insert into case_events (case_id, kind, data)
+            select case_id, 'case_opened',
+              jsonb_build_object('messageId', id, 'channelId', ${input.channelId}::text, 'channelType', ${input.channelType}::text)
+            from message
+          ), delivered as (
+            update deliveries set case_id = message.case_id, message_id = message.id
+            from message
+            where deliveries.channel_id = ${input.channelId}
+              and deliveries.delivery_key = any(${textArray(input.deliveryKeys)}::text[])
+          )
+          select case_id, id as message_id from message`
+    })
+
     const findByThread = SqlSchema.findOne({
       Request: Schema.Struct({ channelId: ChannelId, threadKey: Schema.String }),
       Result: CaseRow,
@@ -318,6 +368,7 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       findDelivery,
       completeDelivery,
       insertCase,
+      openThread,
       findByThread,
       findByMessages,
       findById,
