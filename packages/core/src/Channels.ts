@@ -13,13 +13,16 @@ import {
   SecretRequired
 } from "@nestfleet/domain/ChannelsApi"
 import type { ProductId } from "@nestfleet/domain/Products"
-import { Effect, Option, type Redacted } from "effect"
+import { Cache, Duration, Effect, Exit, Option, type Redacted } from "effect"
 import { Products } from "./Products.js"
 import { SecretCipher } from "./SecretCipher.js"
 import { orDieUnexpected } from "./Unexpected.js"
 import * as WebhookSignatures from "./WebhookSignatures.js"
 
 export const toChannel = ({ secret: _, ...row }: ChannelRow) => new Channel(row)
+
+/** How long another API process may go on seeing a channel as it was (disabled, or its secret rotated). */
+export const deliveryCacheTimeToLive = Duration.seconds(5)
 
 const channelNotFound = (id: string) => new ChannelNotFound({ message: `No channel has the id ${id}` })
 
@@ -72,6 +75,7 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
 
     const update = Effect.fn("Channels.update")(function*(id: ChannelId, changes: ChannelChanges) {
       const row = yield* repo.update({ id, ...changes })
+      yield* forget(id)
       if (Option.isNone(row)) return yield* channelNotFound(id)
       return toChannel(row.value)
     }, orDieUnexpected)
@@ -83,6 +87,7 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
         const current = yield* find(id)
         const secret = yield* secretFor(current.type, given)
         const row = yield* repo.update({ id, secret: yield* cipher.encrypt(secret) })
+        yield* forget(id)
         if (Option.isNone(row)) return yield* channelNotFound(id)
         yield* Effect.logInfo("Channel secret rotated").pipe(Effect.annotateLogs({ channelId: id }))
         return new ChannelWithSecret({ channel: toChannel(row.value), secret })
@@ -90,13 +95,28 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
       orDieUnexpected
     )
 
+    const loadForDelivery = (id: ChannelId) =>
+      Effect.gen(function*() {
+        const row = yield* repo.findById(id)
+        if (Option.isNone(row) || !row.value.enabled) return Option.none()
+        const secret = yield* cipher.decrypt(row.value.secret).pipe(Effect.orDie)
+        return Option.some({ channel: row.value, secret })
+      }).pipe(orDieUnexpected)
+
+    /**
+     * Channels as deliveries see them, kept for a few seconds: every delivery needs its
+     * channel and decrypted secret, and they rarely change. A change made through this
+     * process applies at once; one made through another API process within the time to live.
+     */
+    const deliveryCache = yield* Cache.makeWith({
+      capacity: 10_000,
+      lookup: loadForDelivery,
+      timeToLive: (exit) => (Exit.isSuccess(exit) ? deliveryCacheTimeToLive : Duration.zero)
+    })
+    const forget = (id: ChannelId) => deliveryCache.invalidate(id)
+
     /** An enabled channel and its secret in the clear, for checking a delivery; none otherwise. */
-    const forDelivery = Effect.fn("Channels.forDelivery")(function*(id: ChannelId) {
-      const row = yield* repo.findById(id)
-      if (Option.isNone(row) || !row.value.enabled) return Option.none()
-      const secret = yield* cipher.decrypt(row.value.secret).pipe(Effect.orDie)
-      return Option.some({ channel: row.value, secret })
-    }, orDieUnexpected)
+    const forDelivery = (id: ChannelId) => deliveryCache.get(id).pipe(Effect.withSpan("Channels.forDelivery"))
 
     return { list, create, update, disable, rotateSecret, forDelivery } as const
   }),
