@@ -294,7 +294,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(detail.case.customer.email).toBe("grace@example.com")
     }))
 
-  it.effect("GitHub: issues.opened opens a case, issue_comment.created joins it, ping and reopened need nothing", () =>
+  it.effect("GitHub: issues.opened opens a case, issue_comment.created joins it, issues.reopened reopens it, ping needs nothing", () =>
     Effect.gen(function*() {
       const { channelId, secret, token } = yield* channelOf("github")
       expect(secret).toMatch(/^[0-9a-f]{64}$/)
@@ -308,8 +308,21 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       const comment = yield* deliver(channelId, Signing.github(secret, "issue_comment", fixture("issue_comment.created.json")))
       expect(comment.status).toBe(202)
       expect((comment.body as { caseId: string }).caseId).toBe(caseId)
-      const reopened = yield* deliver(channelId, Signing.github(secret, "issues", fixture("issues.reopened.json")))
+      // Closed on our side, then reopened on GitHub: the case is back, once per delivery.
+      yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, { method: "PATCH", body: { status: "resolved" } })
+      const reopenedDelivery = Signing.github(secret, "issues", fixture("issues.reopened.json"))
+      const reopened = yield* deliver(channelId, reopenedDelivery)
       expect(reopened.status).toBe(200)
+      expect(reopened.body).toEqual({ ok: true })
+      expect((yield* deliver(channelId, reopenedDelivery)).body).toEqual({ ok: true, ignored: "seen before" })
+      const afterReopen = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as {
+        case: { status: string }
+        timeline: Array<{ kind: string; data: { by?: string } }>
+      }
+      expect(afterReopen.case.status).toBe("needs_attention")
+      expect(afterReopen.timeline.filter((event) => event.kind === "reopened")).toEqual([
+        expect.objectContaining({ data: expect.objectContaining({ by: "Codertocat" }) })
+      ])
 
       // Comments on a pull request are code review, not support.
       const onPullRequest = JSON.parse(fixture("issue_comment.created.json"))

@@ -30,8 +30,17 @@ export interface InboundMessage {
   readonly metadata: Readonly<Record<string, unknown>>
 }
 
+/** The channel says a conversation is open again (a GitHub issue reopened). */
+export interface InboundReopen {
+  readonly _tag: "Reopen"
+  readonly deliveryKeys: ReadonlyArray<string>
+  readonly threadKey: string
+  readonly by: string
+}
+
 export type Inbound =
   | InboundMessage
+  | InboundReopen
   | { readonly _tag: "Ignored"; readonly reason: string }
   | { readonly _tag: "Challenge"; readonly challenge: string }
 
@@ -242,7 +251,14 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
     case "issues":
       return Either.map(decode(GitHubIssuesEvent, "GitHub issues event", json), (payload): Inbound =>
         payload.action !== "opened"
-          ? { _tag: "Ignored", reason: `issues.${payload.action} needs nothing` }
+          ? payload.action === "reopened" && payload.issue.pull_request === undefined
+            ? {
+              _tag: "Reopen",
+              deliveryKeys,
+              threadKey: issueThread(payload.repository.full_name, payload.issue),
+              by: payload.issue.user.login
+            }
+            : { _tag: "Ignored", reason: `issues.${payload.action} needs nothing` }
           : payload.issue.pull_request !== undefined
           ? { _tag: "Ignored", reason: "pull requests need nothing" }
           : {

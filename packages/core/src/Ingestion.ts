@@ -130,6 +130,26 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
         })
       )
 
+    /** A reopened conversation on the channel reopens its case, once per delivery. */
+    const reopen = (channel: ChannelRow, reopened: InboundMessages.InboundReopen) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const claimed = yield* cases.claimDelivery(channel.id, reopened.deliveryKeys)
+        if (claimed < reopened.deliveryKeys.length) return new WebhookAcknowledged({ ok: true, ignored: "seen before" })
+        const row = yield* cases.findByThread({ channelId: channel.id, threadKey: reopened.threadKey })
+        if (Option.isNone(row)) return new WebhookAcknowledged({ ok: true, ignored: "no case for this conversation" })
+        if (!reopenedBy.has(row.value.status) && row.value.status !== "closed") {
+          return new WebhookAcknowledged({ ok: true, ignored: `the case is ${row.value.status}` })
+        }
+        yield* cases.update({ id: row.value.id, status: "needs_attention" })
+        yield* cases.insertEvent({
+          caseId: row.value.id,
+          kind: "reopened",
+          actorUserId: null,
+          data: { from: row.value.status, to: "needs_attention", by: reopened.by, channelType: channel.type }
+        })
+        return new WebhookAcknowledged({ ok: true })
+      }))
+
     const duplicateOf = (channel: ChannelRow, message: InboundMessages.InboundMessage) =>
       Effect.map(
         Effect.flatten(cases.findDelivery({ channelId: channel.id, keys: message.deliveryKeys })),
@@ -155,6 +175,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
             return new SlackChallenge({ challenge: message.challenge })
           case "Ignored":
             return new WebhookAcknowledged({ ok: true, ignored: message.reason })
+          case "Reopen":
+            return yield* reopen(channel, message)
           case "Message":
             return yield* record(channel, message).pipe(
               Effect.catchTag("AlreadyDelivered", () => duplicateOf(channel, message))

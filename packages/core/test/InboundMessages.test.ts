@@ -216,9 +216,21 @@ describe("InboundMessages.read", () => {
       expect(read1.metadata).toEqual({ repository: "Codertocat/Hello-World", issue: 1, url: issue.html_url })
     })
 
-    it("ignores issues.reopened", () => {
-      expect(ignored(read("github", headers("issues"), fixture("issues.reopened.json")))).toMatchObject({
-        reason: expect.stringContaining("reopened")
+    it("reads issues.reopened as reopening the issue's thread", () => {
+      const opened = message(read("github", headers("issues"), fixture("issues.opened.json")))
+      const reopened = read("github", headers("issues"), fixture("issues.reopened.json"))
+      expect(Either.isRight(reopened) && reopened.right).toMatchObject({
+        _tag: "Reopen",
+        threadKey: opened.threadKey,
+        deliveryKeys: ["github-delivery:72d3162e-cc78-11e3-81ab-4c9367dc0958"],
+        by: "Codertocat"
+      })
+    })
+
+    it("ignores other issues actions", () => {
+      const payload = { ...fixtureJson("issues.opened.json"), action: "labeled" }
+      expect(ignored(read("github", headers("issues"), new TextEncoder().encode(JSON.stringify(payload))))).toMatchObject({
+        reason: expect.stringContaining("labeled")
       })
     })
 
