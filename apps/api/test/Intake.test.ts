@@ -9,6 +9,7 @@ import { Effect, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as AuthFlows from "./AuthFlows.js"
+import { channelOf, deliver } from "./IntakeFlows.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
@@ -25,29 +26,6 @@ const query = <Row = Record<string, unknown>>(text: string, values: ReadonlyArra
 
 const countOf = (text: string, values: ReadonlyArray<unknown> = []) =>
   Effect.map(query<{ n: number }>(`select count(*)::int as n from (${text}) counted`, values), (rows) => rows[0]!.n)
-
-const deliver = (channelId: string, signed: Signing.Signed) =>
-  TestServer.request(`/api/v1/webhooks/${channelId}`, { method: "POST", headers: signed.headers, body: signed.body })
-
-let products = 0
-/** A product with one channel of `type`; answers the channel id and its secret. */
-const channelOf = (type: "webhook" | "email" | "github" | "slack", settings: Record<string, unknown> = {}) =>
-  Effect.gen(function*() {
-    const token = yield* adminToken
-    const product = yield* AuthFlows.call(token, "/api/v1/products", {
-      method: "POST",
-      body: { name: `Product ${++products}`, slug: `product-${products}`, settings }
-    })
-    expect(product.status).toBe(201)
-    const productId = (product.body as { id: string }).id
-    const created = yield* AuthFlows.call(token, `/api/v1/products/${productId}/channels`, {
-      method: "POST",
-      body: { type, name: `${type} channel`, ...(type === "slack" ? { secret: "slack-signing-secret-0123456789" } : {}) }
-    })
-    expect(created.status).toBe(201)
-    const { channel, secret } = created.body as { channel: { id: string }; secret: string }
-    return { productId, channelId: channel.id, secret, token }
-  })
 
 const message = (externalId: string, overrides: Record<string, unknown> = {}) => ({
   externalId,

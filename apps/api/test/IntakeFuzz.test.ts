@@ -9,29 +9,13 @@ import * as Database from "@nestfleet/db/Database"
 import { JobCatalogue } from "@nestfleet/jobs/Catalogue"
 import { Effect, Layer } from "effect"
 import fc from "fast-check"
-import * as AuthFlows from "./AuthFlows.js"
+import { channelOf, deliver } from "./IntakeFlows.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
-
-const setUp = (type: "webhook" | "email" | "github" | "slack", slug: string) =>
-  Effect.gen(function*() {
-    const token = (yield* AuthFlows.signIn(TestServer.admin)).accessToken
-    const product = yield* AuthFlows.call(token, "/api/v1/products", { method: "POST", body: { name: slug, slug } })
-    const productId = (product.body as { id: string }).id
-    const created = yield* AuthFlows.call(token, `/api/v1/products/${productId}/channels`, {
-      method: "POST",
-      body: { type, name: type, ...(type === "slack" ? { secret: "slack-signing-secret-0123456789" } : {}) }
-    })
-    const { channel, secret } = created.body as { channel: { id: string }; secret: string }
-    return { channelId: channel.id, secret }
-  })
 
 const rowsOf = (table: "cases" | "messages" | "deliveries") =>
   Effect.flatMap(Database.Database, ({ pool }) =>
     Effect.promise(() => pool.query(`select count(*)::int as n from ${table}`).then((result) => result.rows[0].n as number)))
-
-const deliver = (channelId: string, signed: Signing.Signed) =>
-  TestServer.request(`/api/v1/webhooks/${channelId}`, { method: "POST", headers: signed.headers, body: signed.body })
 
 /** JSON values shaped like the payloads, with fields missing, mistyped or oversized. */
 const nearMiss = fc.oneof(
@@ -65,9 +49,9 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 180_000 })("webh
   it.effect("validly signed near-miss and random bodies never answer 5xx, and the rejected ones write nothing", () =>
     Effect.gen(function*() {
       const channels = yield* Effect.all([
-        setUp("webhook", "fuzz-webhook"),
-        setUp("email", "fuzz-email"),
-        setUp("slack", "fuzz-slack")
+        channelOf("webhook"),
+        channelOf("email"),
+        channelOf("slack")
       ])
       const [webhook, email, slack] = channels
       const samples = fc.sample(fc.tuple(fc.nat({ max: 2 }), fc.oneof(nearMiss, fc.string())), runs)
@@ -83,7 +67,7 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 180_000 })("webh
 
   it.effect("random headers and bytes never answer 5xx", () =>
     Effect.gen(function*() {
-      const github = yield* setUp("github", "fuzz-github")
+      const github = yield* channelOf("github")
       const samples = fc.sample(
         fc.record({
           headers: fc.dictionary(
@@ -130,7 +114,7 @@ const withoutJobs = TestServer.layer().pipe(Layer.provide(Layer.succeed(JobCatal
 layer(withoutJobs, { excludeTestServices: true, timeout: 120_000 })("a failed ingestion", (it) => {
   it.effect("rolls back: no delivery, case, message or event is left, and the sender may retry", () =>
     Effect.gen(function*() {
-      const { channelId, secret } = yield* setUp("webhook", "rollback")
+      const { channelId, secret } = yield* channelOf("webhook")
       const signed = Signing.standardWebhooks(secret, {
         externalId: "rollback-1",
         subject: "Crash on save",

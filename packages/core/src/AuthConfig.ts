@@ -1,4 +1,5 @@
-import { Config, ConfigError, Either, Option, Redacted } from "effect"
+import { Email, passwordMinLength } from "@nestfleet/domain/Users"
+import { Config, ConfigError, Either, Option, Redacted, Schema } from "effect"
 
 export interface LoginThrottlePolicy {
   /** Failed sign-ins counted together; an older window starts over. */
@@ -29,8 +30,8 @@ const adminPassword = Config.redacted("ADMIN_PASSWORD").pipe(
   Config.option,
   Config.map(Option.filter((password) => Redacted.value(password).length > 0)),
   Config.mapOrFail((password) =>
-    Option.isSome(password) && Redacted.value(password.value).length < 12
-      ? Either.left(ConfigError.InvalidData(["ADMIN_PASSWORD"], "Expected at least 12 characters"))
+    Option.isSome(password) && Redacted.value(password.value).length < passwordMinLength
+      ? Either.left(ConfigError.InvalidData(["ADMIN_PASSWORD"], `Expected at least ${passwordMinLength} characters`))
       : Either.right(password)
   )
 )
@@ -38,7 +39,7 @@ const adminPassword = Config.redacted("ADMIN_PASSWORD").pipe(
 const email = Config.string("ADMIN_EMAIL").pipe(
   Config.validate({
     message: "Expected an email address like admin@example.com",
-    validation: (value) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)
+    validation: Schema.is(Email)
   }),
   Config.withDefault("admin@nestfleet.local")
 )

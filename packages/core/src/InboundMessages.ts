@@ -4,6 +4,7 @@
  * type has its payload Schema; a body that does not fit answers 400 naming the problem.
  */
 import type { ChannelType } from "@nestfleet/domain/Channels"
+import { jsonDocument } from "@nestfleet/domain/Text"
 import { Either, ParseResult, Schema } from "effect"
 import type { Headers } from "./WebhookSignatures.js"
 
@@ -57,16 +58,6 @@ const subjectOf = (text: string) => {
 
 // ---- generic webhook ----
 
-const maxMetadataDepth = 10
-
-/** How deeply a JSON value nests; stops counting past the limit. */
-const depthOf = (value: unknown, depth = 0): number => {
-  if (depth > maxMetadataDepth || typeof value !== "object" || value === null) return depth
-  let deepest = depth + 1
-  for (const child of Object.values(value)) deepest = Math.max(deepest, depthOf(child, depth + 1))
-  return deepest
-}
-
 const GenericPayload = Schema.Struct({
   externalId: NonEmpty(200),
   subject: NonEmpty(maxSubject),
@@ -76,12 +67,7 @@ const GenericPayload = Schema.Struct({
     name: Schema.optional(Text(200)),
     handle: Schema.optional(Text(200))
   }),
-  metadata: Schema.optional(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
-      Schema.filter((metadata) => depthOf(metadata) <= maxMetadataDepth || `metadata nests deeper than ${maxMetadataDepth} levels`),
-      Schema.filter((metadata) => JSON.stringify(metadata).length <= 20_000 || "metadata is over 20000 characters")
-    )
-  )
+  metadata: Schema.optional(jsonDocument({ name: "metadata", maxDepth: 10, maxLength: 20_000 }))
 })
 
 const generic = (payload: typeof GenericPayload.Type, headers: Headers): Inbound => ({

@@ -7,10 +7,8 @@
 import { Effect, Redacted } from "effect"
 import * as Crypto from "node:crypto"
 
-/** The password policy; the HTTP schema enforces it on sign-up and password change. */
-export const minimumLength = 12
-/** Long enough for any passphrase, short enough that nobody makes us hash megabytes. */
-export const maximumLength = 1024
+/** The password policy, as the domain states it (the HTTP schemas enforce it). */
+export { passwordMaxLength as maximumLength, passwordMinLength as minimumLength } from "@nestfleet/domain/Users"
 
 interface Parameters {
   readonly N: number

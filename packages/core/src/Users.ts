@@ -35,6 +35,10 @@ const normalizeRoles = (roles: Array.NonEmptyReadonlyArray<Role>): Array.NonEmpt
 
 const userNotFound = (id: UserId) => new UserNotFound({ message: `No user has the id ${id}`, id })
 
+/** The row `lookup` finds, or UserNotFound for `id`. */
+const orNotFound = <A, E, R>(id: UserId, lookup: Effect.Effect<Option.Option<A>, E, R>) =>
+  Effect.flatMap(lookup, Option.match({ onNone: () => Effect.fail(userNotFound(id)), onSome: Effect.succeed }))
+
 const keepsAdmin = (row: UserRow, changes: UserChanges) =>
   !(changes.disabled ?? row.disabled) && (changes.roles ?? row.roles).includes("admin")
 
@@ -63,18 +67,14 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
     const update = Effect.fn("Users.update")(function*(id: UserId, changes: UserChanges) {
       const normalized = { ...changes, roles: changes.roles && normalizeRoles(changes.roles) }
       const row = yield* sql.withTransaction(Effect.gen(function*() {
-        const current = yield* Effect.flatten(users.findById(id)).pipe(
-          Effect.catchTag("NoSuchElementException", () => userNotFound(id))
-        )
+        const current = yield* orNotFound(id, users.findById(id))
         if (!keepsAdmin(current, normalized)) {
           const admins = yield* users.lockEnabledAdmins()
           if (admins.length === 1 && admins[0]!.id === id) {
             return yield* new LastAdmin({ message: "This is the last enabled admin; make another user admin first" })
           }
         }
-        const updated = yield* Effect.flatten(users.update({ id, ...normalized })).pipe(
-          Effect.catchTag("NoSuchElementException", () => userNotFound(id))
-        )
+        const updated = yield* orNotFound(id, users.update({ id, ...normalized }))
         if (updated.disabled) yield* sessions.revokeAllOfUser({ userId: id })
         return updated
       }))
@@ -100,9 +100,7 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
     /** The signed-in user's own change: the current password first; their other sessions end. */
     const changeOwnPassword = Effect.fn("Users.changeOwnPassword")(
       function*(user: SignedInUser, current: Redacted.Redacted<string>, next: Redacted.Redacted<string>) {
-        const row = yield* Effect.flatten(users.findById(user.id)).pipe(
-          Effect.catchTag("NoSuchElementException", () => userNotFound(user.id))
-        )
+        const row = yield* orNotFound(user.id, users.findById(user.id))
         if (!(yield* passwords.verify(current, row.passwordHash))) {
           return yield* new CurrentPasswordIncorrect({ message: "The current password is wrong" })
         }

@@ -1,9 +1,9 @@
 /** Products, with their settings as one JSON document. */
-import { SqlClient, SqlError, SqlSchema } from "@effect/sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
 import { ProductId, ProductSettings } from "@nestfleet/domain/Products"
 import { SlugTaken } from "@nestfleet/domain/ProductsApi"
 import { Effect, Schema } from "effect"
-import { isUniqueViolation } from "./SqlErrors.js"
+import { onUniqueViolation } from "./SqlErrors.js"
 
 export class ProductRow extends Schema.Class<ProductRow>("ProductRow")({
   id: ProductId,
@@ -22,13 +22,7 @@ export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const onSlugTaken = (slug: string) =>
-    <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.catchIf(
-        effect,
-        (error) => error instanceof SqlError.SqlError && isUniqueViolation(error, "products_slug_unique"),
-        () => Effect.fail(slugTaken(slug))
-      )
+    const onSlugTaken = (slug: string) => onUniqueViolation("products_slug_unique", () => Effect.fail(slugTaken(slug)))
 
     const list = SqlSchema.findAll({
       Request: Schema.Void,

@@ -4,7 +4,7 @@ import { Role, UserId } from "@nestfleet/domain/Users"
 import { EmailTaken } from "@nestfleet/domain/UsersApi"
 import { Effect, Schema } from "effect"
 import { textArray } from "./PgArrays.js"
-import { isUniqueViolation } from "./SqlErrors.js"
+import { onUniqueViolation } from "./SqlErrors.js"
 
 export class UserRow extends Schema.Class<UserRow>("UserRow")({
   id: UserId,
@@ -81,12 +81,7 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@nestfleet/db/UsersR
     })
 
     const insert = (user: NewUserRow) =>
-      insertRow(user).pipe(
-        Effect.catchIf(
-          (error) => error._tag === "SqlError" && isUniqueViolation(error, "users_email_unique"),
-          () => Effect.fail(emailTaken(user.email))
-        )
-      )
+      insertRow(user).pipe(onUniqueViolation("users_email_unique", () => Effect.fail(emailTaken(user.email))))
 
     const insertFirstRow = SqlSchema.findOne({
       Request: NewUserRow,
@@ -104,12 +99,7 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@nestfleet/db/UsersR
      * concurrent first insert won the race.
      */
     const insertFirst = (user: NewUserRow) =>
-      insertFirstRow(user).pipe(
-        Effect.catchIf(
-          (error) => error._tag === "SqlError" && isUniqueViolation(error, "users_email_unique"),
-          () => Effect.succeedNone
-        )
-      )
+      insertFirstRow(user).pipe(onUniqueViolation("users_email_unique", () => Effect.succeedNone))
 
     const update = SqlSchema.findOne({
       Request: UserRowChanges,

@@ -20,7 +20,7 @@ export const ChannelName = Schema.Trim.pipe(
 )
 
 /** Free-form settings of a channel (a repository, a Slack channel…); small, and never secret. */
-export const ChannelConfig = jsonDocument({ maxDepth: 10, maxLength: 10_000 })
+export const ChannelConfig = jsonDocument({ name: "A channel's config", maxDepth: 10, maxLength: 10_000 })
 
 export class Channel extends Schema.Class<Channel>("Channel")({
   id: ChannelId,
