@@ -22,7 +22,7 @@ import { NestFleetApi } from "@nestfleet/domain/Api"
 import { InternalServerError, PayloadTooLarge, unexpectedFailureMessage } from "@nestfleet/domain/Errors"
 import { Cause, Effect, Option, Schema } from "effect"
 
-const tooLarge = (limitBytes: number) =>
+export const tooLarge = (limitBytes: number) =>
   new PayloadTooLarge({ message: `The request body is larger than the limit of ${limitBytes} bytes`, limitBytes })
 
 const internalError = new InternalServerError({ message: unexpectedFailureMessage })
@@ -41,7 +41,7 @@ const isDeclared: (error: unknown) => boolean = (() => {
   return (error) => guards.some((guard) => guard(error))
 })()
 
-const isReadCutOff = (error: unknown) =>
+export const isReadCutOff = (error: unknown) =>
   HttpServerError.isServerError(error) && error._tag === "RequestError" &&
   error.cause instanceof Error && error.cause.message === "maxBytes exceeded"
 

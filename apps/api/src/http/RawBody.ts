@@ -2,22 +2,17 @@
  * A request's body as the bytes that arrived, for endpoints that must check a signature
  * before parsing anything. The body limit applies while reading: past it, 413.
  */
-import { HttpServerError, HttpServerRequest } from "@effect/platform"
-import { PayloadTooLarge } from "@nestfleet/domain/Errors"
+import { HttpServerRequest } from "@effect/platform"
 import { Effect } from "effect"
-
-const isCutOff = (error: HttpServerError.RequestError) =>
-  error.cause instanceof Error && error.cause.message === "maxBytes exceeded"
+import { isReadCutOff, tooLarge } from "./ApiFailures.js"
 
 export const rawBody = (limitBytes: number) =>
   HttpServerRequest.HttpServerRequest.pipe(
     Effect.flatMap((request) => request.arrayBuffer),
     Effect.map((buffer) => new Uint8Array(buffer)),
     Effect.catchTag("RequestError", (error) =>
-      isCutOff(error)
-        ? Effect.fail(
-          new PayloadTooLarge({ message: `The request body is larger than the limit of ${limitBytes} bytes`, limitBytes })
-        )
+      isReadCutOff(error)
+        ? Effect.fail(tooLarge(limitBytes))
         // The client went away mid-upload: nobody is left to answer.
         : Effect.interrupt)
   )
