@@ -13,9 +13,10 @@ import {
   SecretRequired
 } from "@nestfleet/domain/ChannelsApi"
 import type { ProductId } from "@nestfleet/domain/Products"
-import { Cache, Duration, Effect, Exit, Option, type Redacted } from "effect"
+import { Duration, Effect, Option, type Redacted } from "effect"
 import { Products } from "./Products.js"
 import { SecretCipher } from "./SecretCipher.js"
+import * as TimedCache from "./TimedCache.js"
 import { orDieUnexpected } from "./Unexpected.js"
 import * as WebhookSignatures from "./WebhookSignatures.js"
 
@@ -108,15 +109,15 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
      * channel and decrypted secret, and they rarely change. A change made through this
      * process applies at once; one made through another API process within the time to live.
      */
-    const deliveryCache = yield* Cache.makeWith({
+    const deliveryCache = yield* TimedCache.make({
       capacity: 10_000,
-      lookup: loadForDelivery,
-      timeToLive: (exit) => (Exit.isSuccess(exit) ? deliveryCacheTimeToLive : Duration.zero)
+      timeToLive: deliveryCacheTimeToLive,
+      lookup: loadForDelivery
     })
     const forget = (id: ChannelId) => deliveryCache.invalidate(id)
 
     /** An enabled channel and its secret in the clear, for checking a delivery; none otherwise. */
-    const forDelivery = (id: ChannelId) => deliveryCache.get(id).pipe(Effect.withSpan("Channels.forDelivery"))
+    const forDelivery = (id: ChannelId) => deliveryCache.get(id)
 
     return { list, create, update, disable, rotateSecret, forDelivery } as const
   }),

@@ -68,9 +68,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
 
     const record = (channel: ChannelRow, message: InboundMessages.InboundMessage) =>
       sql.withTransaction(Effect.gen(function*() {
-        const claimed = yield* cases.claimDelivery(channel.id, message.deliveryKeys)
-        if (claimed < message.deliveryKeys.length) return yield* new AlreadyDelivered()
-        // A message that answers nothing most likely starts a thread: try that in one statement.
+        // A message that answers nothing most likely starts a thread: try that, claim and all, in one statement.
         if (message.repliesTo.length === 0) {
           const started = yield* cases.openThread({
             productId: channel.productId,
@@ -86,11 +84,14 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
             metadata: message.metadata
           })
           if (Option.isSome(started)) {
-            const { caseId, messageId } = started.value
+            const { caseId, claimed, messageId } = started.value
+            if (claimed < message.deliveryKeys.length) return yield* new AlreadyDelivered()
             yield* queue.send(TriageJob, { caseId, reason: "new_case" as const }).pipe(Effect.orDie)
             return new WebhookAccepted({ caseId, messageId, duplicate: false })
           }
         }
+        const claimed = yield* cases.claimDelivery(channel.id, message.deliveryKeys)
+        if (claimed < message.deliveryKeys.length) return yield* new AlreadyDelivered()
         const { opened, row } = yield* caseFor(channel, message)
         const stored = yield* cases.insertMessage({
           caseId: row.id,

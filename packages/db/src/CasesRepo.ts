@@ -145,8 +145,10 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
 
     /**
      * The common case in one round trip: a new thread's case, its first message, the
-     * `case_opened` event and the delivery's ids. None when the thread already has a case
-     * (then nothing is written, and the caller takes the longer path).
+     * `case_opened` event, and the delivery's keys claimed for them. None when a key was
+     * claimed before or the thread already has a case; then nothing is written, and the
+     * caller takes the longer path. `claimed` short of the keys means a concurrent delivery
+     * took one of them meanwhile: the caller rolls the transaction back.
      */
     const openThread = SqlSchema.findOne({
       Request: Schema.Struct({
@@ -162,14 +164,16 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
         html: Schema.NullOr(Schema.String),
         metadata: Json
       }),
-      Result: Schema.Struct({ caseId: CaseId, messageId: MessageId }),
-      execute: (input) =>
-        sql`
+      Result: Schema.Struct({ caseId: CaseId, messageId: MessageId, claimed: Schema.Number }),
+      execute: (input) => {
+        const keys = textArray(input.deliveryKeys)
+        return sql`
           with opened as (
             insert into cases (product_id, channel_id, thread_key, subject, customer)
-            values (
-              ${input.productId}, ${input.channelId}, ${input.threadKey}, ${input.subject},
+            select ${input.productId}, ${input.channelId}, ${input.threadKey}, ${input.subject},
               ${JSON.stringify(input.customer)}::jsonb
+            where not exists (
+              select 1 from deliveries where channel_id = ${input.channelId} and delivery_key = any(${keys}::text[])
             )
             on conflict (channel_id, thread_key) do nothing
             returning id
@@ -184,13 +188,16 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
             select case_id, 'case_opened',
               jsonb_build_object('messageId', id, 'channelId', ${input.channelId}::text, 'channelType', ${input.channelType}::text)
             from message
-          ), delivered as (
-            update deliveries set case_id = message.case_id, message_id = message.id
-            from message
-            where deliveries.channel_id = ${input.channelId}
-              and deliveries.delivery_key = any(${textArray(input.deliveryKeys)}::text[])
+          ), claimed as (
+            insert into deliveries (channel_id, delivery_key, case_id, message_id)
+            select ${input.channelId}, key, message.case_id, message.id
+            from message, unnest(${keys}::text[]) as key
+            order by key
+            on conflict do nothing
+            returning delivery_key
           )
-          select case_id, id as message_id from message`
+          select case_id, id as message_id, (select count(*)::int from claimed) as claimed from message`
+      }
     })
 
     const findByThread = SqlSchema.findOne({

@@ -2,23 +2,65 @@
  * Structured logs: Effect's `Logger` writes through pino, so every `Effect.log*` call,
  * with its annotations, spans and the current trace, becomes one JSON line (pretty on a
  * terminal). Secrets are kept out three ways: values wrapped in `Redacted` print as
- * `<redacted>`, pino redacts well-known secret keys wherever they appear, and passwords
- * inside URLs are cut out of messages and errors.
+ * `<redacted>`, values under well-known secret keys (at the top of a line or up to two
+ * objects down) are censored, and passwords inside URLs are cut out of messages and errors.
  */
-import { Cause, Context, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel, Option, Tracer } from "effect"
+import { Cause, Context, Effect, FiberRef, FiberRefs, Layer, List, Logger, LogLevel, Option, Tracer } from "effect"
 import { pino } from "pino"
 import pretty from "pino-pretty"
 import type { Writable } from "node:stream"
 import { LoggingConfig, type LogLevelName } from "./LoggingConfig.js"
 
-const secretKeys = ["password", "secret", "token", "accessToken", "refreshToken", "apiKey", "authorization", "cookie"]
+const secretKeys: ReadonlySet<string> = new Set([
+  "password",
+  "secret",
+  "token",
+  "accessToken",
+  "refreshToken",
+  "apiKey",
+  "authorization",
+  "cookie"
+])
 
-const redactPaths = secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`])
+export const censored = "[redacted]"
+
+/** How many objects down from a line's top a secret key is still looked for. */
+const redactDepth = 2
+
+/**
+ * `value` with whatever sits under a secret key, up to `depth` objects down, censored.
+ * Copies only what it changes, and leaves the caller's objects alone. (Done here rather
+ * than by pino's wildcard `redact` paths, which cost more than the rest of a line.)
+ */
+const redactSecrets = (value: unknown, depth: number): unknown => {
+  if (depth === 0 || typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) {
+    let copy: Array<unknown> | undefined
+    value.forEach((item, index) => {
+      const redacted = redactSecrets(item, depth - 1)
+      if (redacted !== item) (copy ??= [...value])[index] = redacted
+    })
+    return copy ?? value
+  }
+  // What JSON.stringify would write is what gets looked through (a Redacted, a Date, an Option…).
+  if ("toJSON" in value && typeof value.toJSON === "function") {
+    const written: unknown = value.toJSON()
+    return written === value ? value : redactSecrets(written, depth)
+  }
+  let copy: Record<string, unknown> | undefined
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key]
+    const redacted = secretKeys.has(key) ? censored : redactSecrets(item, depth - 1)
+    if (redacted !== item) (copy ??= { ...value as Record<string, unknown> })[key] = redacted
+  }
+  return copy ?? value
+}
 
 /** Credentials inside URLs (`postgres://user:password@host`), wherever a message or error holds one. */
 const urlCredentials = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]+@/gi
 
-export const scrubCredentials = (text: string): string => text.replace(urlCredentials, "$1:[redacted]@")
+export const scrubCredentials = (text: string): string =>
+  text.includes("://") ? text.replace(urlCredentials, "$1:[redacted]@") : text
 
 const toEffectLevel: Record<LogLevelName, LogLevel.LogLevel> = {
   trace: LogLevel.Trace,
@@ -77,8 +119,8 @@ export const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void
     const level = toPinoLevel(logLevel)
     if (!target.isLevelEnabled(level)) return
     const fields: Record<string, unknown> = {}
-    for (const [key, value] of HashMap.toEntries(annotations)) {
-      fields[key] = renderValue(value)
+    for (const [key, value] of annotations) {
+      fields[key] = secretKeys.has(key) ? censored : redactSecrets(renderValue(value), redactDepth)
     }
     const currentSpan = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
     if (Option.isSome(currentSpan)) {
@@ -94,7 +136,7 @@ export const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void
     }
     const { data, msg } = renderMessage(message)
     if (data.length > 0) {
-      fields.data = data.length === 1 ? data[0] : data
+      fields.data = redactSecrets(data.length === 1 ? data[0] : data, redactDepth)
     }
     target[level](fields, renderValue(msg) as string)
   })
@@ -123,7 +165,6 @@ export const layer = (options: PinoLoggerOptions = {}): Layer.Layer<never, impor
             {
               level: config.level,
               base: { pid: process.pid },
-              redact: { paths: redactPaths, censor: "[redacted]" },
               timestamp: pino.stdTimeFunctions.isoTime,
               formatters: { level: (label) => ({ level: label }) }
             },
