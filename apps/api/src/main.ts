@@ -26,7 +26,8 @@ const service = withWorker ? "nestfleet" : "nestfleet-api"
 
 const app = Layer.mergeAll(HttpLive, withWorker ? WorkerLive : Layer.empty).pipe(
   Layer.provide(ApiServicesLive),
-  Layer.provideMerge(JobQueue.Default),
+  // On its own the API only sends jobs; with the worker it works them too.
+  Layer.provideMerge(withWorker ? JobQueue.Default : JobQueue.SendOnly),
   Layer.provide(Migrator.layer),
   Layer.provideMerge(Sql.layer),
   Layer.provide(Database.layer)

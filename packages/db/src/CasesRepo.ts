@@ -6,6 +6,7 @@ import { ProductId } from "@nestfleet/domain/Products"
 import { UserId } from "@nestfleet/domain/Users"
 import { Effect, Schema } from "effect"
 import { textArray } from "./PgArrays.js"
+import * as PreparingClient from "./PreparingClient.js"
 
 const Json = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
@@ -85,6 +86,7 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const columns = sql.literal(caseColumns)
+    const prepared = sql.literal(PreparingClient.marker)
 
     // ---- deliveries ----
 
@@ -167,13 +169,12 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       Result: Schema.Struct({ caseId: CaseId, messageId: MessageId, claimed: Schema.Number }),
       execute: (input) => {
         const keys = textArray(input.deliveryKeys)
-        return sql`
+        return sql`${prepared}
           with opened as (
             insert into cases (product_id, channel_id, thread_key, subject, customer)
-            select ${input.productId}, ${input.channelId}, ${input.threadKey}, ${input.subject},
+            values (
+              ${input.productId}, ${input.channelId}, ${input.threadKey}, ${input.subject},
               ${JSON.stringify(input.customer)}::jsonb
-            where not exists (
-              select 1 from deliveries where channel_id = ${input.channelId} and delivery_key = any(${keys}::text[])
             )
             on conflict (channel_id, thread_key) do nothing
             returning id

@@ -16,6 +16,7 @@ import * as Path from "node:path"
 import { DatabaseConfig } from "./DatabaseConfig.js"
 import { DatabaseUnavailable } from "./DatabaseError.js"
 import * as DataDirLock from "./DataDirLock.js"
+import { PreparingClient } from "./PreparingClient.js"
 
 /** Subscribes to a NOTIFY channel; resolves to an unsubscribe function. */
 export type Listen = (channel: string, onNotification: (payload: string) => void) => Promise<() => Promise<void>>
@@ -64,7 +65,9 @@ export const makeServer = (options: { readonly url: Redacted.Redacted; readonly 
             max: options.poolMax,
             connectionTimeoutMillis: 10_000,
             idleTimeoutMillis: 30_000,
-            application_name: "nestfleet"
+            application_name: "nestfleet",
+            // Runs the statements marked for it as prepared statements.
+            Client: PreparingClient
           })
         )
       ),
@@ -100,7 +103,7 @@ export const makeEmbedded = (options: { readonly dataDir: string }) =>
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() =>
         ignorePoolErrors(
-          new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 } as pg.PoolConfig)
+          new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0, Client: PreparingClient } as pg.PoolConfig)
         )
       ),
       (pool) => Effect.promise(() => pool.end())

@@ -2,7 +2,6 @@
  * What a job row's `data` holds: the encoded payload and the W3C trace context of whoever
  * enqueued it, so the worker's span joins the producer's trace.
  */
-import { HttpTraceContext } from "@effect/platform"
 import { Effect, Option, Schema, Tracer } from "effect"
 
 /** The envelope of a job whose payload is described by `payload`. */
@@ -15,13 +14,14 @@ export const schema = <A, I>(payload: Schema.Schema<A, I>) =>
 export const JobEnvelope = schema(Schema.Unknown)
 export type JobEnvelope = typeof JobEnvelope.Type
 
+/** The W3C `traceparent` of a span: version 00, trace id, span id, sampled flag. */
+export const traceparentOf = (span: Tracer.AnySpan): string =>
+  `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+
 /** Wraps an encoded payload with the current span's trace context, when there is a span. */
 export const wrap = (payload: unknown) =>
   Effect.map(Effect.currentSpan.pipe(Effect.option), (span): JobEnvelope =>
-    Option.match(span, {
-      onNone: () => ({ payload }),
-      onSome: (span) => ({ payload, traceparent: HttpTraceContext.toHeaders(span).traceparent! })
-    }))
+    Option.isSome(span) ? { payload, traceparent: traceparentOf(span.value) } : { payload })
 
 const traceparentFormat = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 

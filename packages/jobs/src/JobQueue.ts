@@ -9,8 +9,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Database } from "@nestfleet/db/Database"
+import * as PreparingClient from "@nestfleet/db/PreparingClient"
 import { SqlError } from "@effect/sql/SqlError"
-import { Cause, Duration, Effect, Exit, Option, Runtime, Schema } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Option, Runtime, Schema } from "effect"
 import type { PgBoss } from "pg-boss"
 import { JobCatalogue } from "./Catalogue.js"
 import type { JobDefinition } from "./JobDefinition.js"
@@ -42,12 +43,22 @@ export const queueOptions = ({ retry }: JobDefinition.Any) => ({
 const attempt = <A>(message: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => new JobQueueUnavailable({ message, cause }) })
 
+/**
+ * Whether this process works jobs (and so listens for new ones) or only sends them: the API
+ * process on its own only sends. Workers registered in a process that does not listen still
+ * run, woken by polling only.
+ */
+export class WorksJobs extends Context.Reference<WorksJobs>()("@nestfleet/jobs/WorksJobs", {
+  defaultValue: () => true
+}) {}
+
 const startBoss = Effect.gen(function*() {
   const database = yield* Database
   const config = yield* JobsConfig
+  const listen = yield* WorksJobs
   return yield* Effect.acquireRelease(
     Effect.gen(function*() {
-      const boss = PgBossFactory.make(database)
+      const boss = PgBossFactory.make(database, { listen })
       const runtime = yield* Effect.runtime<never>()
       const runFork = Runtime.runFork(runtime)
       // pg-boss reports errors as plain objects (message, stack, queue): log what they say.
@@ -82,16 +93,29 @@ export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQue
 
     const known = new Set(catalogue.map((job) => job.name))
 
-    /** pg-boss's statements, run by our SqlClient in the caller's fiber context. */
-    const callerDb = (runtime: Runtime.Runtime<never>) => ({
-      executeSql: async (text: string, values?: Array<unknown>) => {
-        const exit = await Runtime.runPromiseExit(runtime)(sql.unsafe(text, values ?? []).raw)
-        if (Exit.isSuccess(exit)) return exit.value as { rows: Array<any> }
-        // pg-boss reads the driver's error (code, constraint) to explain a failed insert.
-        const error = Cause.squash(exit.cause)
-        throw error instanceof SqlError ? error.cause : error
+    /**
+     * pg-boss's statements, run in the caller's fiber context: on the caller's transaction
+     * when there is one (straight on its connection: the job insert is one statement, and
+     * this runs for every job sent), else through our SqlClient.
+     */
+    const callerDb = (runtime: Runtime.Runtime<never>) => {
+      const transaction = Context.getOption(runtime.context, SqlClient.TransactionConnection)
+      // The job insert is the one statement pg-boss sends this way: fixed text for each queue, and
+      // inserts only, so it is safe to prepare (see PreparingClient).
+      const statement = (text: string, values: ReadonlyArray<unknown>) => {
+        const marked = `${PreparingClient.marker}${text}`
+        return Option.isSome(transaction) ? transaction.value[0].executeRaw(marked, values) : sql.unsafe(marked, values).raw
       }
-    })
+      return {
+        executeSql: async (text: string, values?: Array<unknown>) => {
+          const exit = await Runtime.runPromiseExit(runtime)(statement(text, values ?? []))
+          if (Exit.isSuccess(exit)) return exit.value as { rows: Array<any> }
+          // pg-boss reads the driver's error (code, constraint) to explain a failed insert.
+          const error = Cause.squash(exit.cause)
+          throw error instanceof SqlError ? error.cause : error
+        }
+      }
+    }
 
     const send = Effect.fn("JobQueue.send", { kind: "producer" })(
       function*<A, I>(job: JobDefinition<string, A, I>, payload: A, options: SendOptions = {}) {
@@ -127,4 +151,7 @@ export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQue
       boss
     } as const
   })
-}) {}
+}) {
+  /** The job queue of a process that only sends jobs (see WorksJobs). */
+  static readonly SendOnly = Layer.provide(JobQueue.Default, Layer.succeed(WorksJobs, false))
+}

@@ -30,14 +30,22 @@ const embeddedAdapter = (pool: pg.Pool, listen: Listen): Db => ({
   }
 })
 
-const common: ConstructorOptions = {
-  useListenNotify: true,
-  // Our own spans carry the trace across the queue (see JobEnvelope).
-  openTelemetry: { enabled: false },
-  instanceName: "nestfleet"
+export interface Options {
+  /**
+   * Whether this process LISTENs for new jobs, to wake its workers at once. A process that
+   * only sends jobs does not: its inserts still NOTIFY the processes that work them, and it
+   * is spared a notification (and Postgres a listener to signal) for every job it sends.
+   */
+  readonly listen: boolean
 }
 
-export const make = (database: Database["Type"]): PgBoss => {
+export const make = (database: Database["Type"], options: Options = { listen: true }): PgBoss => {
+  const common: ConstructorOptions = {
+    useListenNotify: options.listen,
+    // Our own spans carry the trace across the queue (see JobEnvelope).
+    openTelemetry: { enabled: false },
+    instanceName: "nestfleet"
+  }
   const backend = database.backend
   switch (backend._tag) {
     case "Server":

@@ -3,6 +3,7 @@ import { expect, layer } from "@effect/vitest"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import {
   ConfigProvider,
+  Context,
   Data,
   Deferred,
   Duration,
@@ -37,6 +38,7 @@ const jobs = {
   traced: JobDefinition.make("test_traced", { payload: Greeting }),
   crashing: JobDefinition.make("test_crashing", { payload: Greeting, retry: { ...noRetryDelay, retryLimit: 0 } }),
   wake: JobDefinition.make("test_wake", { payload: Greeting }),
+  wakeFromSender: JobDefinition.make("test_wake_from_sender", { payload: Greeting }),
   delayedRetry: JobDefinition.make("test_delayed_retry", {
     payload: Greeting,
     retry: { retryDelaySeconds: 1, backoff: false, retryLimit: 1 }
@@ -186,6 +188,28 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       const startedAt = yield* Deferred.await(started).pipe(Effect.timeout("5 seconds"))
       expect(startedAt - sentAt).toBeLessThan(2_000)
       expect(pollingIntervalSeconds * 1000).toBeGreaterThan(10 * (startedAt - sentAt))
+    }))
+
+  it.scoped("a send-only queue does not LISTEN, and what it sends still wakes a worker elsewhere at once", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const listeners = sql<{ count: number }>`
+        select count(*)::int as count from pg_stat_activity
+        where datname = current_database() and query ilike 'LISTEN %'`.pipe(Effect.map(([row]) => row!.count))
+      const before = yield* listeners
+      const sender = yield* Layer.build(JobQueue.SendOnly.pipe(Layer.provide(Layer.succeed(JobCatalogue, Object.values(jobs)))))
+        .pipe(Effect.map(Context.get(JobQueue)))
+      if (TestDatabase.mode === "server") {
+        expect(before).toBe(1) // the worker's queue
+        expect(yield* listeners).toBe(before)
+      }
+      const started = yield* Deferred.make<number>()
+      yield* JobWorker.work(jobs.wakeFromSender, () => Effect.flatMap(Effect.sync(() => Date.now()), (now) => Deferred.succeed(started, now)))
+      yield* Effect.sleep("1 second")
+      const sentAt = Date.now()
+      yield* sender.send(jobs.wakeFromSender, { name: "from the API", times: 1 })
+      const startedAt = yield* Deferred.await(started).pipe(Effect.timeout("5 seconds"))
+      expect(startedAt - sentAt).toBeLessThan(2_000)
     }))
 
   it.scoped("a retry after a delay runs when the delay is over, not at the next poll", () =>
