@@ -16,7 +16,8 @@ import { Webhook } from "standardwebhooks"
 const databaseUrl = process.env.DATABASE_URL!
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 })
 const key = Buffer.from(process.env.ENCRYPTION_KEY!, "hex")
-const boss = new PgBoss({ connectionString: databaseUrl, useListenNotify: true })
+// It only sends jobs: no LISTEN (its inserts still NOTIFY whoever works the queue), as NestFleet's API process.
+const boss = new PgBoss({ connectionString: databaseUrl, useListenNotify: false })
 await boss.start()
 
 const decrypt = (stored: string): string => {

@@ -11,7 +11,9 @@ import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHmac, randomBytes, randomUUID } from "node:crypto"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Pool } from "undici"
@@ -47,20 +49,26 @@ interface Server {
   readonly stop: () => Promise<void>
 }
 
+/**
+ * Starts a server as its own process. Its output goes to a file, as a deployed server's logs
+ * would, rather than through a pipe this process would have to drain while it generates load.
+ */
 const startProcess = async (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Server> => {
   const port = await freePort()
+  const logDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "nestfleet-bench-"))
+  const logFile = Path.join(logDir, "server.log")
+  const log = Fs.openSync(logFile, "w")
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", ...args], {
     cwd: root,
     env: { PATH: process.env.PATH!, PORT: String(port), ...env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", log, log]
   })
-  let output = ""
+  Fs.closeSync(log)
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
-  child.stdout!.on("data", (chunk) => (output = (output + chunk).slice(-20_000)))
-  child.stderr!.on("data", (chunk) => (output = (output + chunk).slice(-20_000)))
+  const output = () => Fs.readFileSync(logFile, "utf8").slice(-20_000)
   const deadline = Date.now() + 60_000
-  while (!output.includes("Listening")) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output}`)
+  while (!output().includes("Listening")) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output()}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return {
@@ -68,6 +76,7 @@ const startProcess = async (args: ReadonlyArray<string>, env: Record<string, str
     stop: async () => {
       child.kill("SIGTERM")
       await exited
+      Fs.rmSync(logDir, { recursive: true, force: true })
     }
   }
 }
@@ -193,7 +202,7 @@ const program = Effect.gen(function*() {
     `ingest benchmark: ${settings.concurrency} concurrent clients sending new signed webhook deliveries ` +
       `(Standard Webhooks, generic JSON) for ${settings.durationSeconds} s after ${settings.warmUpSeconds} s of warm-up, ` +
       `${settings.rounds} rounds, each on a fresh database; servers in their own processes, this one only loads them\n` +
-      `  NestFleet: the API process as deployed (LOG_LEVEL info, pool of 10)\n` +
+      `  NestFleet: the API process as deployed (LOG_LEVEL info, a JSON access log line a request, to a file; pool of 10)\n` +
       `  bare: node:http + pg (pool of 10) doing the same lookup, decryption, verification and inserts, ` +
       `and the triage job through pg-boss\n`
   )
