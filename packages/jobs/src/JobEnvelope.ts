@@ -2,17 +2,23 @@
  * What a job row's `data` holds: the encoded payload and the W3C trace context of whoever
  * enqueued it, so the worker's span joins the producer's trace.
  */
-import { Effect, Option, Schema, Tracer } from "effect"
+import { Effect, Either, Option, Tracer } from "effect"
 
-/** The envelope of a job whose payload is described by `payload`. */
-export const schema = <A, I>(payload: Schema.Schema<A, I>) =>
-  Schema.Struct({
-    payload,
-    traceparent: Schema.optional(Schema.String)
-  })
+export interface JobEnvelope {
+  /** The payload, encoded by its job's Schema. */
+  readonly payload: unknown
+  readonly traceparent?: string | undefined
+}
 
-export const JobEnvelope = schema(Schema.Unknown)
-export type JobEnvelope = typeof JobEnvelope.Type
+/**
+ * A job row's data as an envelope, or why it is not one. Checked by hand: this runs for
+ * every job, and the payload inside is decoded by its own Schema next.
+ */
+export const read = (data: unknown): Either.Either<JobEnvelope, string> =>
+  typeof data === "object" && data !== null && "payload" in data &&
+    (!("traceparent" in data) || data.traceparent === undefined || typeof data.traceparent === "string")
+    ? Either.right(data as JobEnvelope)
+    : Either.left("The job's data is not a job envelope: expected { payload, traceparent? }")
 
 /** The W3C `traceparent` of a span: version 00, trace id, span id, sampled flag. */
 export const traceparentOf = (span: Tracer.AnySpan): string =>

@@ -72,8 +72,16 @@ const makeRunner = <A, I, E, R>(options: {
   readonly wakeIn: (seconds: number) => void
 }): Runner => {
   const { definition, handler, runtime, running, wakeIn } = options
-  // One synchronous decode of envelope and payload: this runs for every job.
-  const decode = Schema.decodeUnknownEither(JobEnvelope.schema(definition.payload))
+  const decodePayload = Schema.decodeUnknownEither(definition.payload)
+  /** The payload and the enqueuer's trace context, or why the job can never run. */
+  const decode = (data: unknown): Either.Either<{ readonly payload: A; readonly parent: Option.Option<Tracer.AnySpan> }, string> => {
+    const envelope = JobEnvelope.read(data)
+    if (Either.isLeft(envelope)) return Either.left(envelope.left)
+    const payload = decodePayload(envelope.right.payload)
+    return Either.isLeft(payload)
+      ? Either.left(ParseResult.TreeFormatter.formatErrorSync(payload.left))
+      : Either.right({ payload: payload.right, parent: JobEnvelope.parentSpan(envelope.right) })
+  }
   const maxAttempts = definition.retry.retryLimit + 1
   const spanName = `job ${definition.name}`
 
@@ -83,13 +91,11 @@ const makeRunner = <A, I, E, R>(options: {
     return { id: job.id, status: "failed", output }
   }
 
-  const invalidPayload = (job: Job<unknown>, error: ParseResult.ParseError): Effect.Effect<JobResult> => {
-    const reason = ParseResult.TreeFormatter.formatErrorSync(error)
-    return Effect.as(
+  const invalidPayload = (job: Job<unknown>, reason: string): Effect.Effect<JobResult> =>
+    Effect.as(
       Effect.logWarning("Job payload is invalid; failed without retry").pipe(Effect.annotateLogs("reason", reason)),
       { id: job.id, status: "deadletter", output: { error: "InvalidPayload", message: reason } }
     )
-  }
 
   const failed = (job: Job<unknown>, attempt: number, cause: Cause.Cause<E>): Effect.Effect<JobResult> => {
     const failure = Cause.failureOption(cause)
@@ -129,10 +135,13 @@ const makeRunner = <A, I, E, R>(options: {
    * cost of forking a fiber per job and wrapping it, which showed in `pnpm bench jobs`.
    */
   const runtimeFor = (job: Job<unknown>, attempt: number, span: Option.Option<Tracer.Span>) => {
-    const withJob = Context.add(runtime.context, CurrentJob, { id: job.id, name: definition.name, attempt, maxAttempts })
-    // The worker's context plus CurrentJob is all of R; TypeScript cannot see that for a generic R.
-    const context = (Option.isSome(span) ? Context.add(withJob, Tracer.ParentSpan, span.value) : withJob) as
-      Context.Context<R>
+    const current = Context.make(CurrentJob, { id: job.id, name: definition.name, attempt, maxAttempts })
+    // One merge into the worker's context (each add would copy it). The worker's context plus
+    // CurrentJob is all of R; TypeScript cannot see that for a generic R.
+    const context = Context.merge(
+      runtime.context,
+      Option.isSome(span) ? Context.add(current, Tracer.ParentSpan, span.value) : current
+    ) as Context.Context<R>
     return Runtime.make<R>({
       context,
       runtimeFlags: runtime.runtimeFlags,
@@ -144,43 +153,48 @@ const makeRunner = <A, I, E, R>(options: {
     })
   }
 
+  /** Hands a finished attempt's result on; an attempt that did not finish normally becomes a failure. */
+  const settle = (
+    job: Job<unknown>,
+    span: Option.Option<Tracer.Span>,
+    jobRuntime: Runtime.Runtime<R>,
+    onResult: (result: JobResult) => void,
+    exit: Exit.Exit<JobResult>
+  ) => {
+    if (Exit.isSuccess(exit)) return onResult(exit.value)
+    spans.end(span, exit)
+    if (Cause.isInterruptedOnly(exit.cause)) {
+      Runtime.runFork(jobRuntime)(Effect.logWarning("Job attempt interrupted; it will be retried"))
+      return onResult(retried(job, { error: "Interrupted", message: "The attempt was stopped before it finished" }))
+    }
+    // attemptOf turns every outcome of the handler into a result; only a bug of ours lands here.
+    onResult({ id: job.id, status: "failed", output: { error: "Defect", message: Cause.pretty(exit.cause) } })
+  }
+
   /**
    * Starts a job; pg-boss aborting its signal (expiry, lost claim) interrupts it. A fast
    * handler has finished by the time `runFork` returns; only a job still running listens to
    * its signal, because listening makes Node link the job's signal to its batch's, which
-   * costs more than the rest of a short job.
+   * costs more than the rest of a short job. Nor does it make a closure per job for a job
+   * that has finished by then: this runs for every job.
    */
   const start = (job: Job<unknown>, onResult: (result: JobResult) => void) => {
     const attempt = job.retryCount + 1
     const decoded = decode(job.data)
     const span = Either.isRight(decoded)
-      ? spans.start(spanName, JobEnvelope.parentSpan(decoded.right), {
-        "job.id": job.id,
-        "job.name": definition.name,
-        "job.attempt": attempt
-      })
+      ? spans.start(spanName, decoded.right.parent, { "job.id": job.id, "job.name": definition.name, "job.attempt": attempt })
       : Option.none()
     const jobRuntime = runtimeFor(job, attempt, span)
     const fiber = Runtime.runFork(jobRuntime)(
       Either.isLeft(decoded) ? invalidPayload(job, decoded.left) : attemptOf(job, attempt, decoded.right.payload, span)
     )
-    const settle = (exit: Exit.Exit<JobResult>) => {
-      if (Exit.isSuccess(exit)) return onResult(exit.value)
-      spans.end(span, exit)
-      if (Cause.isInterruptedOnly(exit.cause)) {
-        Runtime.runFork(jobRuntime)(Effect.logWarning("Job attempt interrupted; it will be retried"))
-        return onResult(retried(job, { error: "Interrupted", message: "The attempt was stopped before it finished" }))
-      }
-      // attemptOf turns every outcome of the handler into a result; only a bug of ours lands here.
-      onResult({ id: job.id, status: "failed", output: { error: "Defect", message: Cause.pretty(exit.cause) } })
-    }
     const finished = fiber.unsafePoll()
-    if (finished !== null) return settle(finished)
+    if (finished !== null) return settle(job, span, jobRuntime, onResult, finished)
     const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
     job.signal.addEventListener("abort", interrupt, { once: true })
     fiber.addObserver((exit) => {
       job.signal.removeEventListener("abort", interrupt)
-      settle(exit)
+      settle(job, span, jobRuntime, onResult, exit)
     })
     FiberSet.unsafeAdd(running, fiber)
   }

@@ -113,6 +113,14 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       expect(failed.retryCount).toBe(0)
       expect(failed.output).toMatchObject({ error: "InvalidPayload" })
       expect(JSON.stringify(failed.output)).toContain("times")
+
+      // Data sent without our envelope (by hand, or by another producer) fails the same way.
+      const bare = yield* Effect.promise(() => boss.send(jobs.invalid.name, { name: "bare", times: 1 }))
+      const unwrapped = yield* eventually(Effect.flatMap(findJobs(jobs.invalid.name), (found) => {
+        const job = found.find((candidate) => candidate.id === bare)
+        return job?.state === "failed" ? Effect.succeed(job) : Effect.fail(`job ${bare} is ${job?.state ?? "missing"}`)
+      }))
+      expect(unwrapped.output).toMatchObject({ error: "InvalidPayload", message: expect.stringContaining("not a job envelope") })
       expect(yield* Ref.get(handled)).toBe(0)
     }))
 
