@@ -1,6 +1,6 @@
 /**
  * Case intake end to end, on the real API, database, job queue and worker: products and
- * channels, signed deliveries of every channel type (GitHub's as GitHub sends them), the
+ * channels, signed deliveries of every channel type (GitHub's and Slack's as they send them), the
  * idempotency of redeliveries, threading, and a case triaged by the worker and read back.
  */
 import { expect, layer } from "@effect/vitest"
@@ -13,7 +13,8 @@ import { channelOf, deliver } from "./IntakeFlows.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
-const fixtures = Path.resolve(import.meta.dirname, "../../../test/fixtures/github")
+const fixtures = Path.resolve(import.meta.dirname, "../../../test/fixtures")
+/** A recorded-shape payload, exactly as its sender sends it: `github/…` or `slack/…`. */
 const fixture = (name: string) => Fs.readFileSync(Path.join(fixtures, name), "utf8")
 
 const serverLayer = TestServer.layer(undefined, { withWorker: true })
@@ -276,19 +277,19 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
     Effect.gen(function*() {
       const { channelId, secret, token } = yield* channelOf("github")
       expect(secret).toMatch(/^[0-9a-f]{64}$/)
-      const ping = yield* deliver(channelId, Signing.github(secret, "ping", fixture("ping.json")))
+      const ping = yield* deliver(channelId, Signing.github(secret, "ping", fixture("github/ping.json")))
       expect(ping.status).toBe(200)
       expect(ping.body).toMatchObject({ ok: true })
 
-      const opened = yield* deliver(channelId, Signing.github(secret, "issues", fixture("issues.opened.json")))
+      const opened = yield* deliver(channelId, Signing.github(secret, "issues", fixture("github/issues.opened.json")))
       expect(opened.status).toBe(202)
       const caseId = (opened.body as { caseId: string }).caseId
-      const comment = yield* deliver(channelId, Signing.github(secret, "issue_comment", fixture("issue_comment.created.json")))
+      const comment = yield* deliver(channelId, Signing.github(secret, "issue_comment", fixture("github/issue_comment.created.json")))
       expect(comment.status).toBe(202)
       expect((comment.body as { caseId: string }).caseId).toBe(caseId)
       // Closed on our side, then reopened on GitHub: the case is back, once per delivery.
       yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, { method: "PATCH", body: { status: "resolved" } })
-      const reopenedDelivery = Signing.github(secret, "issues", fixture("issues.reopened.json"))
+      const reopenedDelivery = Signing.github(secret, "issues", fixture("github/issues.reopened.json"))
       const reopened = yield* deliver(channelId, reopenedDelivery)
       expect(reopened.status).toBe(200)
       expect(reopened.body).toEqual({ ok: true })
@@ -303,17 +304,17 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       ])
 
       // Comments on a pull request are code review, not support.
-      const onPullRequest = JSON.parse(fixture("issue_comment.created.json"))
+      const onPullRequest = JSON.parse(fixture("github/issue_comment.created.json"))
       onPullRequest.issue.pull_request = { url: "https://api.github.com/repos/Codertocat/Hello-World/pulls/1" }
       onPullRequest.comment.id = 1
       const review = yield* deliver(channelId, Signing.github(secret, "issue_comment", JSON.stringify(onPullRequest)))
       expect(review.status).toBe(200)
       expect(review.body).toMatchObject({ ok: true, ignored: "pull request conversations need nothing" })
 
-      const redelivered = Signing.github(secret, "issues", fixture("issues.opened.json"))
+      const redelivered = Signing.github(secret, "issues", fixture("github/issues.opened.json"))
       expect((yield* deliver(channelId, redelivered)).status).toBe(200) // same issue: a duplicate
 
-      const wrong = Signing.github(secret, "issues", fixture("issues.opened.json"))
+      const wrong = Signing.github(secret, "issues", fixture("github/issues.opened.json"))
       const response = yield* deliver(channelId, { ...wrong, headers: { ...wrong.headers, "x-hub-signature-256": "sha256=00" } })
       expect(response.status).toBe(401)
 
@@ -326,35 +327,66 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(detail.messages.map((message) => message.body)[1]).toContain("You are totally right")
     }))
 
-  it.effect("Slack: answers the URL challenge; a message opens a case, a thread reply joins it, bots are ignored", () =>
+  it.effect("Slack: answers the URL challenge; a message opens a case, a thread reply joins it, files are listed, edits and bots are ignored", () =>
     Effect.gen(function*() {
-      const { channelId, secret } = yield* channelOf("slack")
-      const challenge = yield* deliver(channelId, Signing.slack(secret, { type: "url_verification", challenge: "c-123" }))
+      const { channelId, secret, token } = yield* channelOf("slack")
+      const challenge = yield* deliver(channelId, Signing.slack(secret, fixture("slack/url_verification.json")))
       expect(challenge.status).toBe(200)
-      expect(challenge.body).toEqual({ challenge: "c-123" })
+      expect(challenge.body).toEqual({ challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" })
 
-      const event = (eventId: string, event: Record<string, unknown>) => ({
-        type: "event_callback",
-        team_id: "T1",
-        event_id: eventId,
-        event: { type: "message", channel: "C42", user: "U7", ...event }
-      })
-      const opened = yield* deliver(
-        channelId,
-        Signing.slack(secret, event("Ev1", { ts: "1700000000.000100", text: "Login page is down for everyone" }))
-      )
+      const opened = yield* deliver(channelId, Signing.slack(secret, fixture("slack/message.channels.json")))
       expect(opened.status).toBe(202)
       const caseId = (opened.body as { caseId: string }).caseId
-      const reply = yield* deliver(
-        channelId,
-        Signing.slack(secret, event("Ev2", { ts: "1700000001.000200", thread_ts: "1700000000.000100", text: "still down" }))
-      )
+      const reply = yield* deliver(channelId, Signing.slack(secret, fixture("slack/message.thread_reply.json")))
+      expect(reply.status).toBe(202)
       expect((reply.body as { caseId: string }).caseId).toBe(caseId)
-      const bot = yield* deliver(channelId, Signing.slack(secret, event("Ev3", { ts: "1700000002.0003", text: "hi", bot_id: "B1" })))
+      const detail = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as {
+        case: { subject: string; customer: { handle: string } }
+        messages: Array<{ body: string }>
+      }
+      expect(detail.case.subject).toBe("The CSV export has been stuck at 99% since this morning. Nobody on our team can download reports.")
+      expect(detail.case.customer.handle).toBe("U061F7AUR")
+      expect(detail.messages.map((message) => message.body)).toEqual([
+        "The CSV export has been stuck at 99% since this morning. Nobody on our team can download reports.",
+        "Still stuck after clearing the cache and logging in again."
+      ])
+
+      // Slack retries a delivery it got no answer to in time: the same event is a redelivery.
+      const retried = yield* deliver(channelId, Signing.slack(secret, fixture("slack/message.channels.json")))
+      expect(retried.status).toBe(200)
+      expect(retried.body).toMatchObject({ caseId, duplicate: true })
+
+      const shared = yield* deliver(channelId, Signing.slack(secret, fixture("slack/message.file_share.json")))
+      expect(shared.status).toBe(202)
+      const sharedCase = (shared.body as { caseId: string }).caseId
+      expect(sharedCase).not.toBe(caseId)
+      const sharedDetail = (yield* AuthFlows.call(token, `/api/v1/cases/${sharedCase}`)).body as {
+        messages: Array<{ body: string }>
+      }
+      expect(sharedDetail.messages[0]!.body).toContain(
+        "- billing-error.png https://acme-corp.slack.com/files/U061F7AUR/F08GQB7H2RZ/billing-error.png"
+      )
+
+      const edited = yield* deliver(channelId, Signing.slack(secret, fixture("slack/message.message_changed.json")))
+      expect(edited.status).toBe(200)
+      expect(edited.body).toMatchObject({ ok: true })
+      const fromBot = JSON.parse(fixture("slack/message.thread_reply.json"))
+      fromBot.event_id = "Ev08GQZZBOT1"
+      fromBot.event.ts = "1741944800.000900"
+      fromBot.event.bot_id = "B0G9QF9C7"
+      const bot = yield* deliver(channelId, Signing.slack(secret, fromBot))
       expect(bot.status).toBe(200)
       expect(bot.body).toMatchObject({ ok: true })
+      const after = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as { messages: ReadonlyArray<unknown> }
+      expect(after.messages).toHaveLength(2)
 
-      const stale = Signing.slack(secret, event("Ev4", { ts: "1.0", text: "late" }), Math.floor(Date.now() / 1000) - 600)
+      const malformed = JSON.parse(fixture("slack/message.channels.json"))
+      delete malformed.event.channel
+      const refused = yield* deliver(channelId, Signing.slack(secret, malformed))
+      expect(refused.status).toBe(400)
+      expect(JSON.stringify(refused.body)).toContain("channel")
+
+      const stale = Signing.slack(secret, fixture("slack/message.channels.json"), Math.floor(Date.now() / 1000) - 600)
       expect((yield* deliver(channelId, stale)).status).toBe(401)
     }))
 

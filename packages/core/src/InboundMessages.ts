@@ -56,6 +56,11 @@ const subjectOf = (text: string) => {
   return (line.length > 120 ? `${line.slice(0, 117)}...` : line) || "(no subject)"
 }
 
+const decode = <A, I>(schema: Schema.Schema<A, I>, what: string, json: unknown): Either.Either<A, string> =>
+  Schema.decodeUnknownEither(schema, { errors: "all" })(json).pipe(
+    Either.mapLeft((error) => `Not a ${what}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+  )
+
 // ---- generic webhook ----
 
 const GenericPayload = Schema.Struct({
@@ -165,45 +170,62 @@ const issueThread = (repository: string, issue: { readonly number: number }) => 
 
 // ---- Slack Events API ----
 
+const SlackEnvelope = Schema.Struct({ type: Schema.String })
+
 const SlackUrlVerification = Schema.Struct({
   type: Schema.Literal("url_verification"),
-  challenge: Schema.String
+  challenge: Text(1024)
 })
 
 const SlackEventCallback = Schema.Struct({
   type: Schema.Literal("event_callback"),
   event_id: Text(256),
   team_id: Schema.optional(Text(256)),
-  event: Schema.Struct({
-    type: Schema.String,
-    subtype: Schema.optional(Schema.String),
-    bot_id: Schema.optional(Schema.String),
-    user: Schema.optional(Schema.String),
-    text: Schema.optional(Schema.String),
-    ts: Schema.optional(Text(64)),
-    thread_ts: Schema.optional(Text(64)),
-    channel: Schema.optional(Text(256))
-  })
+  // The event's type says which Schema reads the rest of it.
+  event: Schema.Struct({ type: Schema.String }, Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 })
 
-const SlackPayload = Schema.Union(SlackUrlVerification, SlackEventCallback, Schema.Struct({ type: Schema.String }))
+const SlackFile = Schema.Struct({
+  id: Schema.optional(Text(256)),
+  name: Schema.optional(Schema.NullOr(Text(1024))),
+  title: Schema.optional(Schema.NullOr(Text(1024))),
+  permalink: Schema.optional(Text(2048))
+})
 
-const slack = (payload: typeof SlackPayload.Type): Inbound => {
-  if (payload.type === "url_verification" && "challenge" in payload) {
-    return { _tag: "Challenge", challenge: payload.challenge }
-  }
-  if (payload.type !== "event_callback" || !("event" in payload)) {
-    return { _tag: "Ignored", reason: `Slack ${payload.type} needs nothing` }
-  }
-  const { event } = payload
-  if (event.type !== "message") return { _tag: "Ignored", reason: `Slack ${event.type} events need nothing` }
-  // Edits, joins, bots (our own replies among them) are not customer messages.
-  if (event.subtype !== undefined || event.bot_id !== undefined) {
+/** A `message` event: Slack gives every one its channel and timestamp. */
+const SlackMessageEvent = Schema.Struct({
+  type: Schema.Literal("message"),
+  subtype: Schema.optional(Schema.String),
+  bot_id: Schema.optional(Schema.NullOr(Schema.String)),
+  user: Schema.optional(Text(256)),
+  text: Schema.optional(Schema.String),
+  ts: Text(64),
+  thread_ts: Schema.optional(Text(64)),
+  channel: Text(256),
+  files: Schema.optional(Schema.Array(SlackFile))
+})
+
+/**
+ * Subtypes that are still a person writing: a message with files, and a thread reply also
+ * sent to the channel. The others are edits, deletions, joins and bots (our replies among them).
+ */
+const customerSubtypes: ReadonlySet<string | undefined> = new Set([undefined, "file_share", "thread_broadcast"])
+
+const fileLine = (file: typeof SlackFile.Type) =>
+  [file.title || file.name || file.id || "a file", file.permalink].filter(Boolean).join(" ")
+
+const slackMessage = (
+  payload: typeof SlackEventCallback.Type,
+  event: typeof SlackMessageEvent.Type
+): Inbound => {
+  if (!customerSubtypes.has(event.subtype) || event.bot_id) {
     return { _tag: "Ignored", reason: `Slack message ${event.subtype ?? "from a bot"} needs nothing` }
   }
-  if (!event.ts || !event.channel || !event.text) {
-    return { _tag: "Ignored", reason: "Slack message without text, channel or timestamp" }
-  }
+  const files = event.files ?? []
+  const text = event.text?.trim() ?? ""
+  if (text === "" && files.length === 0) return { _tag: "Ignored", reason: "Slack message with neither text nor files" }
+  const body = files.length === 0 ? text : [text, `Shared files:\n${files.map((file) => `- ${fileLine(file)}`).join("\n")}`]
+    .filter(Boolean).join("\n\n")
   const thread = event.thread_ts ?? event.ts
   return {
     _tag: "Message",
@@ -211,19 +233,42 @@ const slack = (payload: typeof SlackPayload.Type): Inbound => {
     threadKey: `slack:${event.channel}:${thread}`,
     repliesTo: [],
     externalId: `slack:${event.channel}:${event.ts}`,
-    subject: subjectOf(event.text),
-    body: event.text,
+    subject: subjectOf(text || body),
+    body,
     customer: { handle: event.user },
-    metadata: { slackChannel: event.channel, ts: event.ts, threadTs: thread, teamId: payload.team_id }
+    metadata: {
+      slackChannel: event.channel,
+      ts: event.ts,
+      threadTs: thread,
+      teamId: payload.team_id,
+      ...(files.length > 0 ? { files: files.map((file) => ({ name: file.name ?? file.title, url: file.permalink })) } : {})
+    }
   }
 }
 
-// ---- reading a delivery ----
+/** Slack sends several payload types; those we act on must be well formed, the others need nothing. */
+const slack = (json: unknown): Either.Either<Inbound, string> =>
+  Either.flatMap(decode(SlackEnvelope, "Slack payload", json), ({ type }): Either.Either<Inbound, string> => {
+    switch (type) {
+      case "url_verification":
+        return Either.map(decode(SlackUrlVerification, "Slack url_verification", json), ({ challenge }) => ({
+          _tag: "Challenge",
+          challenge
+        }))
+      case "event_callback":
+        return Either.flatMap(decode(SlackEventCallback, "Slack event_callback", json), (payload) =>
+          payload.event.type !== "message"
+            ? Either.right({ _tag: "Ignored", reason: `Slack ${payload.event.type} events need nothing` })
+            : Either.map(
+              decode(SlackMessageEvent, "Slack message event", payload.event),
+              (event) => slackMessage(payload, event)
+            ))
+      default:
+        return Either.right({ _tag: "Ignored", reason: `Slack ${type} needs nothing` })
+    }
+  })
 
-const decode = <A, I>(schema: Schema.Schema<A, I>, what: string, json: unknown): Either.Either<A, string> =>
-  Schema.decodeUnknownEither(schema, { errors: "all" })(json).pipe(
-    Either.mapLeft((error) => `Not a ${what}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
-  )
+// ---- reading a delivery ----
 
 const github = (headers: Headers, json: unknown): Either.Either<Inbound, string> => {
   const event = headers["x-github-event"]
@@ -319,6 +364,6 @@ export const read = (type: ChannelType, headers: Headers, body: Uint8Array): Eit
     case "github":
       return github(headers, json)
     case "slack":
-      return Either.map(decode(SlackPayload, "Slack event", json), slack)
+      return slack(json)
   }
 }

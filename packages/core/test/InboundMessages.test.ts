@@ -326,9 +326,51 @@ describe("InboundMessages.read", () => {
       expect(reply.deliveryKeys).not.toEqual(first.deliveryKeys)
     })
 
-    it("ignores bots, subtypes and other event types", () => {
+    it("reads a thread reply also sent to the channel as a reply on its thread", () => {
+      const broadcast = message(read("slack", headers, json(callback({
+        subtype: "thread_broadcast",
+        text: "Same here, since this morning.",
+        ts: "1741944600.000400",
+        thread_ts: "1741944413.000200"
+      }))))
+      expect(broadcast.threadKey).toBe("slack:C2147483705:1741944413.000200")
+      expect(broadcast.body).toBe("Same here, since this morning.")
+    })
+
+    it("reads a message with files, listing them in the body and the metadata", () => {
+      const shared = message(read("slack", headers, json(callback({
+        subtype: "file_share",
+        text: "Here is the log",
+        ts: "1741944700.000500",
+        upload: false,
+        display_as_bot: false,
+        files: [{
+          id: "F0123ABCD",
+          name: "export.log",
+          title: "export.log",
+          mimetype: "text/plain",
+          permalink: "https://acme.slack.com/files/U2147483697/F0123ABCD/export.log"
+        }]
+      }))))
+      expect(shared.subject).toBe("Here is the log")
+      expect(shared.body).toBe(
+        "Here is the log\n\nShared files:\n- export.log https://acme.slack.com/files/U2147483697/F0123ABCD/export.log"
+      )
+      expect(shared.metadata).toMatchObject({
+        files: [{ name: "export.log", url: "https://acme.slack.com/files/U2147483697/F0123ABCD/export.log" }]
+      })
+      const filesOnly = message(read("slack", headers, json(callback({
+        subtype: "file_share",
+        text: "",
+        ts: "1741944701.000500",
+        files: [{ id: "F0123ABCE", name: "screenshot.png" }]
+      }))))
+      expect(filesOnly.body).toBe("Shared files:\n- screenshot.png")
+    })
+
+    it("ignores bots, edits, joins and other event types", () => {
       ignored(read("slack", headers, json(callback({ text: "On it!", ts: "1741944500.000100", bot_id: "B012AB3CD" }))))
-      for (const subtype of ["message_changed", "message_deleted", "channel_join", "bot_message", "thread_broadcast"]) {
+      for (const subtype of ["message_changed", "message_deleted", "channel_join", "bot_message"]) {
         ignored(read("slack", headers, json(callback({ text: "x", ts: "1741944500.000100", subtype }))))
       }
       ignored(read("slack", headers, json(callback({ type: "reaction_added", reaction: "eyes", ts: "1741944500.000100" }))))
@@ -336,14 +378,29 @@ describe("InboundMessages.read", () => {
       ignored(read("slack", headers, json({ type: "app_rate_limited", minute_rate_limited: 1518467820 })))
     })
 
-    it("ignores a message without text, channel or timestamp", () => {
+    it("ignores a message with neither text nor files", () => {
       ignored(read("slack", headers, json(callback({ text: "", ts: "1741944500.000100" }))))
-      ignored(read("slack", headers, json(callback({ text: "hi", ts: "1741944500.000100", channel: undefined }))))
-      ignored(read("slack", headers, json(callback({ text: "hi" }))))
+      ignored(read("slack", headers, json(callback({ text: "  ", ts: "1741944500.000100", files: [] }))))
+      ignored(read("slack", headers, json(callback({ ts: "1741944500.000100" }))))
     })
 
-    it("refuses a payload that is not a Slack event", () => {
-      expect(left(read("slack", headers, json({ challenge: "abc" })))).toContain("Not a Slack event")
+    it("refuses a payload that is not a Slack payload", () => {
+      expect(left(read("slack", headers, json({ challenge: "abc" })))).toContain("Not a Slack payload")
+    })
+
+    it("refuses a challenge or an event callback that is not well formed, naming the problem", () => {
+      expect(left(read("slack", headers, json({ type: "url_verification" })))).toMatch(
+        /Not a Slack url_verification[\s\S]*challenge/
+      )
+      expect(left(read("slack", headers, json({ type: "url_verification", challenge: 42 })))).toContain("challenge")
+      expect(left(read("slack", headers, json({ ...parent, event_id: 123 })))).toMatch(/event_callback[\s\S]*event_id/)
+      const { event: _, ...withoutEvent } = parent
+      expect(left(read("slack", headers, json(withoutEvent)))).toMatch(/event_callback[\s\S]*event/)
+      expect(left(read("slack", headers, json({ ...parent, event_id: "E".repeat(257) })))).toContain("event_id")
+      expect(left(read("slack", headers, json(callback({ text: "hi", ts: "1741944500.000100", channel: undefined })))))
+        .toMatch(/Slack message event[\s\S]*channel/)
+      expect(left(read("slack", headers, json(callback({ text: "hi" }))))).toMatch(/Slack message event[\s\S]*ts/)
+      expect(left(read("slack", headers, json(callback({ text: "hi", ts: "1".repeat(65) }))))).toContain("ts")
     })
   })
 
