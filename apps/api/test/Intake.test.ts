@@ -294,6 +294,21 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(reopened.status).toBe(200)
       expect(reopened.body).toEqual({ ok: true })
       expect((yield* deliver(channelId, reopenedDelivery)).body).toEqual({ ok: true, ignored: "seen before" })
+      // A delivery id that reopened an issue, sent again with another issue's opening: seen before.
+      const otherIssue = JSON.parse(fixture("github/issues.opened.json"))
+      otherIssue.issue.id = 444500042
+      otherIssue.issue.number = 2
+      const reusedId = Signing.github(
+        secret,
+        "issues",
+        JSON.stringify(otherIssue),
+        reopenedDelivery.headers["x-github-delivery"]
+      )
+      const casesBefore = yield* countOf("select id from cases")
+      const reused = yield* deliver(channelId, reusedId)
+      expect(reused.status).toBe(200)
+      expect(reused.body).toEqual({ ok: true, ignored: "seen before" })
+      expect(yield* countOf("select id from cases")).toBe(casesBefore)
       const afterReopen = (yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`)).body as {
         case: { status: string }
         timeline: Array<{ kind: string; data: { by?: string } }>

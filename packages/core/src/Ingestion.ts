@@ -151,10 +151,19 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
         return new WebhookAcknowledged({ ok: true })
       }))
 
+    /**
+     * The answer to a message some key of which was claimed before: the message stored then.
+     * A key claimed by a delivery that stored no message (a GitHub delivery id that reopened
+     * an issue, sent again with another event) was still seen before: acknowledged, as the
+     * redelivery of that one would be.
+     */
     const duplicateOf = (channel: ChannelRow, message: InboundMessages.InboundMessage) =>
       Effect.map(
-        Effect.flatten(cases.findDelivery({ channelId: channel.id, keys: message.deliveryKeys })),
-        ({ caseId, messageId }) => new WebhookDuplicate({ caseId, messageId, duplicate: true })
+        cases.findDelivery({ channelId: channel.id, keys: message.deliveryKeys }),
+        Option.match({
+          onNone: () => new WebhookAcknowledged({ ok: true, ignored: "seen before" }),
+          onSome: ({ caseId, messageId }) => new WebhookDuplicate({ caseId, messageId, duplicate: true })
+        })
       )
 
     const deliver = Effect.fn("Ingestion.deliver")(
