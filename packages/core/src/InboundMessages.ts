@@ -337,6 +337,9 @@ const refuseNul = (key: string, value: unknown) => {
 
 const maxWebhookIdLength = 256
 
+/** Refuses bytes that are not UTF-8 rather than reading them as replacement characters. */
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
 export const read = (type: ChannelType, headers: Headers, body: Uint8Array): Either.Either<Inbound, string> => {
   if ((headers["webhook-id"]?.length ?? 0) > maxWebhookIdLength) {
     return Either.left(`The webhook-id header is over ${maxWebhookIdLength} characters`)
@@ -346,10 +349,12 @@ export const read = (type: ChannelType, headers: Headers, body: Uint8Array): Eit
   }
   let json: unknown
   try {
-    json = JSON.parse(Buffer.from(body).toString("utf8"), refuseNul)
+    json = JSON.parse(utf8.decode(body), refuseNul)
   } catch (error) {
     return Either.left(
-      error instanceof NulCharacter
+      error instanceof TypeError
+        ? "The body is not UTF-8 text, as JSON must be"
+        : error instanceof NulCharacter
         ? "The body holds a NUL character (\\u0000), which cannot be stored"
         : error instanceof RangeError
         ? "The body nests deeper than it can be read"

@@ -410,4 +410,11 @@ describe("InboundMessages.read", () => {
       expect(left(read(type, headers, Buffer.from(body)))).toMatch(/not JSON/)
     }
   })
+
+  it.each(["webhook", "email", "github", "slack"] as const)("refuses a %s body that is not UTF-8, saying so", (type) => {
+    const headers: Headers = { "x-github-event": "issues", "x-github-delivery": "d1", "webhook-id": "m1" }
+    // {"subject":"caf\xe9"}: Latin-1, not UTF-8; never read with a replacement character.
+    const latin1 = Buffer.concat([Buffer.from("{\"subject\":\"caf"), Buffer.from([0xe9]), Buffer.from("\"}")])
+    expect(left(read(type, headers, latin1))).toBe("The body is not UTF-8 text, as JSON must be")
+  })
 })
