@@ -3,7 +3,8 @@
  * cipher and answered to the admin twice only: when the channel is made and when the
  * secret is rotated.
  */
-import { ChannelsRepo, type ChannelRow } from "@nestfleet/db/ChannelsRepo"
+import { type ChannelRow, ChannelsRepo, changesTopic } from "@nestfleet/db/ChannelsRepo"
+import { Notifications } from "@nestfleet/db/Notifications"
 import { Channel, type ChannelId, ChannelWithSecret } from "@nestfleet/domain/Channels"
 import {
   type ChannelChanges,
@@ -22,7 +23,11 @@ import * as WebhookSignatures from "./WebhookSignatures.js"
 
 export const toChannel = ({ secret: _, ...row }: ChannelRow) => new Channel(row)
 
-/** How long another API process may go on seeing a channel as it was (disabled, or its secret rotated). */
+/**
+ * How long a channel is kept for deliveries. A change is announced to every API process when
+ * it commits, and each forgets the channel then; this bounds how long a process that missed
+ * the announcement (its LISTEN connection down) may go on seeing the channel as it was.
+ */
 export const deliveryCacheTimeToLive = Duration.seconds(5)
 
 const channelNotFound = (id: string) => new ChannelNotFound({ message: `No channel has the id ${id}` })
@@ -36,10 +41,11 @@ const unusableSecret = new SecretRequired({
 })
 
 export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channels", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const repo = yield* ChannelsRepo
     const products = yield* Products
     const cipher = yield* SecretCipher
+    const notifications = yield* Notifications
 
     /** The given secret, or a new one for the channel's type. */
     const secretFor = (type: NewChannel["type"], given: Redacted.Redacted<string> | undefined) =>
@@ -106,8 +112,10 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
 
     /**
      * Channels as deliveries see them, kept for a few seconds: every delivery needs its
-     * channel and decrypted secret, and they rarely change. A change made through this
-     * process applies at once; one made through another API process within the time to live.
+     * channel and decrypted secret, and they rarely change. A change made through any API
+     * process applies in every one as soon as it commits: the update announces it (see
+     * `ChannelsRepo.update`), and this process forgets the channel, as it does at once for
+     * a change of its own.
      */
     const deliveryCache = yield* TimedCache.make({
       capacity: 10_000,
@@ -115,11 +123,15 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
       lookup: loadForDelivery
     })
     const forget = (id: ChannelId) => deliveryCache.invalidate(id)
+    yield* notifications.listen(changesTopic, {
+      onNotification: (id) => Effect.runSync(deliveryCache.invalidate(id as ChannelId)),
+      onSubscribed: () => Effect.runSync(deliveryCache.invalidateAll)
+    })
 
     /** An enabled channel and its secret in the clear, for checking a delivery; none otherwise. */
     const forDelivery = (id: ChannelId) => deliveryCache.get(id)
 
     return { list, create, update, disable, rotateSecret, forDelivery } as const
   }),
-  dependencies: [ChannelsRepo.Default, Products.Default]
+  dependencies: [ChannelsRepo.Default, Products.Default, Notifications.Default]
 }) {}

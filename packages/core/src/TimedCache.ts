@@ -1,7 +1,7 @@
 /**
  * A small read-through cache for lookups on a request's hot path: each key's value is kept
  * for a fixed time, the oldest keys make room past the capacity, and `invalidate` forgets a
- * key at once. Failures are not kept.
+ * key at once (`invalidateAll`, every key). Failures are not kept.
  *
  * Effect's `Cache` does this and more (in-flight lookups shared, statistics), at a cost per
  * hit that showed in `pnpm bench ingest`; here a hit is one map lookup. Concurrent misses of
@@ -13,6 +13,7 @@ import { Clock, Duration, Effect } from "effect"
 export interface TimedCache<K, A, E, R> {
   readonly get: (key: K) => Effect.Effect<A, E, R>
   readonly invalidate: (key: K) => Effect.Effect<void>
+  readonly invalidateAll: Effect.Effect<void>
 }
 
 interface Entry<A> {
@@ -53,5 +54,10 @@ export const make = <K, A, E, R>(options: {
         entries.delete(key)
       })
 
-    return { get, invalidate }
+    const invalidateAll = Effect.sync(() => {
+      version++
+      entries.clear()
+    })
+
+    return { get, invalidate, invalidateAll }
   })

@@ -41,6 +41,18 @@ describe("TimedCache", () => {
       expect(calls).toEqual(["a", "b", "a"])
     }))
 
+  it.effect("forgets every key at once when told to", () =>
+    Effect.gen(function*() {
+      const { cache, calls } = yield* counting()
+      yield* cache.get("a")
+      yield* cache.get("b")
+      yield* cache.invalidateAll
+      expect(yield* cache.get("a")).toBe("a:3")
+      expect(yield* cache.get("b")).toBe("b:4")
+      expect(yield* cache.get("a")).toBe("a:3")
+      expect(calls).toEqual(["a", "b", "a", "b"])
+    }))
+
   it.effect("keeps no failure", () =>
     Effect.gen(function*() {
       const { cache, calls } = yield* counting({ fail: (key) => key === "bad" })

@@ -6,6 +6,9 @@ import { Effect, Schema } from "effect"
 
 const Config = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
+/** The NOTIFY topic on which a changed channel's id is announced, when the change commits. */
+export const changesTopic = "nestfleet_channel_changed"
+
 export class ChannelRow extends Schema.Class<ChannelRow>("ChannelRow")({
   id: ChannelId,
   productId: ProductId,
@@ -61,15 +64,19 @@ export class ChannelsRepo extends Effect.Service<ChannelsRepo>()("@nestfleet/db/
       }),
       Result: ChannelRow,
       execute: ({ config, enabled, id, name, secret }) =>
+        // The change and its announcement are one statement: NOTIFY is sent when it commits.
         sql`
-          update channels set
-            name = coalesce(${name ?? null}::text, name),
-            enabled = coalesce(${enabled ?? null}::boolean, enabled),
-            config = coalesce(${config === undefined ? null : JSON.stringify(config)}::jsonb, config),
-            secret = coalesce(${secret ?? null}::text, secret),
-            updated_at = now()
-          where id = ${id}
-          returning *`
+          with changed as (
+            update channels set
+              name = coalesce(${name ?? null}::text, name),
+              enabled = coalesce(${enabled ?? null}::boolean, enabled),
+              config = coalesce(${config === undefined ? null : JSON.stringify(config)}::jsonb, config),
+              secret = coalesce(${secret ?? null}::text, secret),
+              updated_at = now()
+            where id = ${id}
+            returning *
+          )
+          select changed.*, pg_notify(${changesTopic}, changed.id::text) as announced from changed`
     })
 
     return { listOfProduct, findById, insert, update } as const
