@@ -1,7 +1,6 @@
 /**
  * The services the API's handlers call, over the database and the job queue. On a database
- * without users, building them creates the first admin; without ENCRYPTION_KEY on a server,
- * the secret cipher warns that secrets are stored unencrypted.
+ * without users, building them creates the first admin.
  */
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
 import { Cases } from "@nestfleet/core/Cases"

@@ -35,17 +35,23 @@ const app = Layer.mergeAll(HttpLive, withWorker ? WorkerLive : Layer.empty).pipe
 
 /**
  * Several API processes share one PostgreSQL server, so they must share the secret that
- * signs access tokens: with DATABASE_URL, JWT_SECRET is required (the embedded database
- * keeps a generated one in its data dir).
+ * signs access tokens and the key that encrypts secrets at rest: with DATABASE_URL,
+ * JWT_SECRET and ENCRYPTION_KEY are required (the embedded database keeps generated ones
+ * in its data dir).
  */
 const SharedSecretsConfig = Config.all([DatabaseConfig, KeysConfig]).pipe(
-  Config.mapOrFail(([database, keys]) =>
-    Option.isSome(database.url) && Option.isNone(keys.jwtSecret)
-      ? Either.left(
-        ConfigError.InvalidData(["JWT_SECRET"], "required when DATABASE_URL is set (at least 32 bytes)")
-      )
-      : Either.right(undefined)
-  )
+  Config.mapOrFail(([database, keys]) => {
+    if (Option.isNone(database.url)) return Either.right(undefined)
+    const missing = [
+      ...(Option.isNone(keys.jwtSecret)
+        ? [ConfigError.InvalidData(["JWT_SECRET"], "required when DATABASE_URL is set (at least 32 bytes)")]
+        : []),
+      ...(Option.isNone(keys.encryptionKey)
+        ? [ConfigError.InvalidData(["ENCRYPTION_KEY"], "required when DATABASE_URL is set (64 hex characters)")]
+        : [])
+    ]
+    return missing.length === 0 ? Either.right(undefined) : Either.left(missing.reduce(ConfigError.And))
+  })
 )
 
 runMain({

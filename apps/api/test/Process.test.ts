@@ -69,11 +69,22 @@ describe("the API process", () => {
     expect(started.output()).toMatch(new RegExp(`^  ${named}: `, "m"))
   }, 60_000)
 
-  it("refuses to start on a PostgreSQL server without JWT_SECRET, before connecting", async () => {
+  it("refuses to start on a PostgreSQL server without JWT_SECRET and ENCRYPTION_KEY, naming both, before connecting", async () => {
     const started = start({ DATABASE_URL: "postgresql://nestfleet@127.0.0.1:1/nowhere" })
     expect(await started.exited).toBe(1)
     expect(started.output()).toContain("invalid configuration")
     expect(started.output()).toMatch(/^  JWT_SECRET: .*required when DATABASE_URL is set/m)
+    expect(started.output()).toMatch(/^  ENCRYPTION_KEY: .*required when DATABASE_URL is set/m)
+  }, 60_000)
+
+  it("refuses to start on a PostgreSQL server without ENCRYPTION_KEY: secrets are never stored in the clear", async () => {
+    const started = start({
+      DATABASE_URL: "postgresql://nestfleet@127.0.0.1:1/nowhere",
+      JWT_SECRET: "process-test-jwt-secret-32-bytes-long"
+    })
+    expect(await started.exited).toBe(1)
+    expect(started.output()).toMatch(/^  ENCRYPTION_KEY: .*required when DATABASE_URL is set/m)
+    expect(started.output()).not.toMatch(/^  JWT_SECRET: /m)
   }, 60_000)
 
   it("serves on the embedded database, then stops cleanly on SIGTERM", async () => {
@@ -142,7 +153,12 @@ describe("the API process", () => {
         const { proxy, url } = yield* TestDatabase.createProxiedServerDatabase(Option.getOrThrow(TestDatabase.serverUrl))
         const port = yield* Effect.promise(freePort)
         const started = start(
-          { PORT: String(port), DATABASE_URL: Redacted.value(url), JWT_SECRET: "process-test-jwt-secret-32-bytes-long" },
+          {
+            PORT: String(port),
+            DATABASE_URL: Redacted.value(url),
+            JWT_SECRET: "process-test-jwt-secret-32-bytes-long",
+            ENCRYPTION_KEY: "7a".repeat(32)
+          },
           ["--with-worker"]
         )
         yield* Effect.addFinalizer(() => Effect.sync(() => started.child.kill("SIGKILL")))

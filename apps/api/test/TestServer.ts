@@ -18,12 +18,16 @@ export const admin = { email: "admin@nestfleet.test", password: "admin-password-
 
 export const jwtSecret = "test-jwt-secret-of-at-least-32-bytes-long"
 
+/** The key test servers encrypt secrets at rest with (required on a PostgreSQL server). */
+export const encryptionKey = "5e".repeat(32)
+
 /** The configuration of a test server; `overrides` wins. */
 export const config = (overrides: Readonly<Record<string, string>> = {}) =>
   Layer.setConfigProvider(
     ConfigProvider.fromMap(
       new Map(Object.entries({
         JWT_SECRET: jwtSecret,
+        ENCRYPTION_KEY: encryptionKey,
         ADMIN_EMAIL: admin.email,
         ADMIN_PASSWORD: admin.password,
         ...overrides

@@ -3,14 +3,15 @@
  * AES-256-GCM, so a leaked database dump or backup does not leak them too.
  *
  * A stored value says how it was written: `nfs1.<keyId>.<iv>.<ciphertext>.<tag>` (parts
- * base64url, keyId = the first 8 hex digits of SHA-256 of the key) or, with no key
- * configured, `nfs0.<base64url of the text>`. The version and key id are what a later key
+ * base64url, keyId = the first 8 hex digits of SHA-256 of the key). `nfs0.<base64url of the
+ * text>` is what a cipher without a key writes (tools and tests); the service always has a
+ * key, and still reads such values, from before one was required. The version and key id are what a later key
  * rotation needs to find and re-encrypt old values, and they let a wrong key be reported
  * as such rather than as corruption. GCM authenticates every value: a tampered or
  * truncated one fails to decrypt; it never decrypts to garbage.
  */
 import { Database, inMemory } from "@nestfleet/db/Database"
-import { Data, Effect, Option, Redacted } from "effect"
+import { ConfigError, Data, Effect, Option, Redacted } from "effect"
 import * as Crypto from "node:crypto"
 import * as DataDirSecrets from "./DataDirSecrets.js"
 import { KeysConfig } from "./KeysConfig.js"
@@ -132,9 +133,9 @@ let processKey: Buffer | undefined
 
 /**
  * ENCRYPTION_KEY when set. Otherwise the embedded setup keeps a generated key in its data
- * dir, so the zero-configuration start encrypts too; against a PostgreSQL server there is
- * no data dir to keep one in, and generating one per start would lose every secret on
- * restart, so secrets are stored unencrypted until a key is configured.
+ * dir, so the zero-configuration start encrypts too. Against a PostgreSQL server it is
+ * required: there is no data dir to keep a generated key in, one generated per start would
+ * lose every secret on restart, and secrets are never stored in the clear.
  */
 const keyFromEnvironment = Effect.gen(function*() {
   const keys = yield* KeysConfig
@@ -143,11 +144,12 @@ const keyFromEnvironment = Effect.gen(function*() {
     return Option.some(Buffer.from(Redacted.value(keys.encryptionKey.value), "hex"))
   }
   if (backend._tag === "Server") {
-    yield* Effect.logWarning(
-      "ENCRYPTION_KEY is not set: secrets such as integration tokens are stored unencrypted in the database. " +
-        "Set ENCRYPTION_KEY to 64 hex characters (openssl rand -hex 32) to encrypt them."
+    return yield* Effect.fail(
+      ConfigError.MissingData(
+        ["ENCRYPTION_KEY"],
+        "ENCRYPTION_KEY is required when DATABASE_URL is set (64 hex characters, e.g. openssl rand -hex 32)"
+      )
     )
-    return Option.none<Buffer>()
   }
   if (backend.dataDir === inMemory) {
     return Option.some(processKey ??= Crypto.randomBytes(keyBytes))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Logger, Option, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -178,18 +178,11 @@ describe("SecretCipher.layer", () => {
       expect(yield* decrypted(cipher, stored)).toBe(plaintext)
     }))
 
-  it.effect("against a server without ENCRYPTION_KEY stores plaintext and warns once", () =>
+  it.effect("against a server without ENCRYPTION_KEY refuses to start: secrets are never stored in the clear", () =>
     Effect.gen(function*() {
-      const logs: Array<string> = []
-      const capture = Logger.replace(
-        Logger.defaultLogger,
-        Logger.make(({ logLevel, message }) => logs.push(`${logLevel.label} ${String(message)}`))
-      )
-      const plain = yield* build(StubDatabase.server).pipe(Effect.provide(capture))
-      expect(plain.encrypting).toBe(false)
-      expect(yield* plain.encrypt(Redacted.make(plaintext))).toMatch(/^nfs0\./)
-      expect(logs).toHaveLength(1)
-      expect(logs[0]).toMatch(/^WARN .*unencrypted.*ENCRYPTION_KEY/)
+      const error = yield* Effect.flip(build(StubDatabase.server))
+      expect(error).toMatchObject({ _op: "MissingData", path: ["ENCRYPTION_KEY"] })
+      expect(String(error)).toContain("required when DATABASE_URL is set")
     }))
 
   it.effect("on an embedded database generates a key in the data dir once and keeps using it", () =>
