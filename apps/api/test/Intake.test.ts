@@ -7,6 +7,7 @@ import { expect, layer } from "@effect/vitest"
 import * as Database from "@nestfleet/db/Database"
 import { Effect, Schedule } from "effect"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
 import * as Path from "node:path"
 import * as AuthFlows from "./AuthFlows.js"
 import { channelOf, deliver } from "./IntakeFlows.js"
@@ -75,6 +76,18 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
 
       const taken = yield* AuthFlows.call(token, "/api/v1/products", { method: "POST", body: { name: "Twin", slug: "acme-cloud" } })
       expect(taken.status).toBe(409)
+      const other = yield* AuthFlows.call(token, "/api/v1/products", { method: "POST", body: { name: "Other", slug: "other-product" } })
+      expect(other.status).toBe(201)
+      const otherId = (other.body as { id: string }).id
+      const takenByPatch = yield* AuthFlows.call(token, `/api/v1/products/${otherId}`, {
+        method: "PATCH",
+        body: { slug: "acme-cloud" }
+      })
+      expect(takenByPatch.status).toBe(409)
+      expect((yield* AuthFlows.call(token, `/api/v1/products/${otherId}`)).body).toMatchObject({ slug: "other-product" })
+      const listed = (yield* AuthFlows.call(token, "/api/v1/products")).body as { items: Array<{ id: string; slug: string }> }
+      expect(listed.items.filter((item) => [product.id, otherId].includes(item.id)).map((item) => item.slug).sort())
+        .toEqual(["acme-cloud", "other-product"])
       for (const body of [{ name: "X", slug: "Not A Slug" }, { name: "X", slug: "ok-slug", settings: { triageMinConfidence: 2 } }]) {
         expect((yield* AuthFlows.call(token, "/api/v1/products", { method: "POST", body })).status).toBe(400)
       }
@@ -100,6 +113,21 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(newSecret).not.toBe(secret)
       expect((yield* deliver(channelId, Signing.standardWebhooks(secret, message("rotate-2")))).status).toBe(401)
       expect((yield* deliver(channelId, Signing.standardWebhooks(newSecret, message("rotate-3")))).status).toBe(202)
+
+      const renamed = yield* AuthFlows.call(token, `/api/v1/channels/${channelId}`, {
+        method: "PATCH",
+        body: { name: "Website form", config: { source: "contact-page" } }
+      })
+      expect(renamed.status).toBe(200)
+      expect(renamed.body).toMatchObject({ name: "Website form", config: { source: "contact-page" }, enabled: true })
+      const paused = yield* AuthFlows.call(token, `/api/v1/channels/${channelId}`, { method: "PATCH", body: { enabled: false } })
+      expect(paused.body).toMatchObject({ name: "Website form", enabled: false })
+      expect((yield* deliver(channelId, Signing.standardWebhooks(newSecret, message("paused-1")))).status).toBe(404)
+      const resumed = yield* AuthFlows.call(token, `/api/v1/channels/${channelId}`, { method: "PATCH", body: { enabled: true } })
+      expect(resumed.body).toMatchObject({ enabled: true, config: { source: "contact-page" } })
+      expect((yield* deliver(channelId, Signing.standardWebhooks(newSecret, message("resumed-1")))).status).toBe(202)
+      expect((yield* AuthFlows.call(token, `/api/v1/channels/${channelId}`, { method: "PATCH", body: { name: "" } })).status)
+        .toBe(400)
 
       const disabled = yield* AuthFlows.call(token, `/api/v1/channels/${channelId}`, { method: "DELETE" })
       expect(disabled.status).toBe(200)
@@ -164,6 +192,45 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect((missingBody.body as { message: string }).message).toContain("body")
       expect(yield* countOf("select 1 from cases where channel_id = $1", [channelId])).toBe(0)
       expect(yield* countOf("select 1 from deliveries where channel_id = $1", [channelId])).toBe(0)
+    }))
+
+  it.effect("a delivery over 1 MiB answers 413, declared or streamed without a length, and writes nothing", () =>
+    Effect.gen(function*() {
+      const { channelId, secret } = yield* channelOf("webhook")
+      const oversized = Signing.standardWebhooks(
+        secret,
+        message("too-large", { body: "x".repeat(TestServer.maxBodyBytes) })
+      )
+      const declared = yield* deliver(channelId, oversized)
+      expect(declared.status).toBe(413)
+      expect(declared.body).toMatchObject({ _tag: "PayloadTooLarge", limitBytes: TestServer.maxBodyBytes })
+
+      // Chunked, with no content-length: the limit is applied while the body is read.
+      const baseUrl = new URL(yield* TestServer.baseUrl)
+      const streamed = yield* Effect.async<{ status: number; body: string }>((resume) => {
+        const request = Http.request({
+          host: baseUrl.hostname,
+          port: baseUrl.port,
+          method: "POST",
+          path: `/api/v1/webhooks/${channelId}`,
+          headers: { ...oversized.headers, "transfer-encoding": "chunked" }
+        }, (response) => {
+          let body = ""
+          response.setEncoding("utf8")
+          response.on("data", (chunk: string) => (body += chunk))
+          response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body })))
+        })
+        // The server may stop reading once it has answered.
+        request.on("error", () => {})
+        const chunk = oversized.body.slice(0, 64 * 1024)
+        for (let sent = 0; sent <= TestServer.maxBodyBytes; sent += chunk.length) request.write(chunk)
+        request.end()
+        return Effect.sync(() => request.destroy())
+      }).pipe(Effect.timeout("10 seconds"))
+      expect(streamed.status).toBe(413)
+      expect(JSON.parse(streamed.body)).toMatchObject({ _tag: "PayloadTooLarge" })
+      expect(yield* countOf("select 1 from deliveries where channel_id = $1", [channelId])).toBe(0)
+      expect(yield* countOf("select 1 from cases where channel_id = $1", [channelId])).toBe(0)
     }))
 
   it.effect("odd input answers 400 naming it, never 500: NUL characters, deep metadata, forged cursors, unusable secrets", () =>
@@ -513,7 +580,45 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect((yield* page("q=refund")).items.map((item) => item.id)).toEqual([ids[3]])
       expect((yield* page("q=spreadsheet umlauts")).items.map((item) => item.id)).toEqual([ids[5]])
       expect((yield* page("status=resolved")).items).toEqual([])
-      for (const bad of ["limit=0", "limit=101", "status=unknown", "cursor=garbage"]) {
+
+      // Type, severity and assignee: once the worker has triaged every case, a person sets some.
+      for (const id of ids) yield* triaged(token, id)
+      const admin = (yield* AuthFlows.call(token, "/api/v1/auth/me")).body as { id: string }
+      const change = (id: string, body: Record<string, unknown>) =>
+        Effect.map(AuthFlows.call(token, `/api/v1/cases/${id}`, { method: "PATCH", body }), (response) =>
+          expect(response.status).toBe(200))
+      yield* change(ids[1]!, { type: "feature_request", severity: "critical" })
+      yield* change(ids[2]!, { assigneeId: admin.id, severity: "critical" })
+      yield* change(ids[6]!, { assigneeId: admin.id, type: "feature_request" })
+      type Summary = { id: string; type: string | null; severity: string | null; assigneeId: string | null }
+      const all = (yield* page("limit=100")).items as unknown as Array<Summary>
+      expect(all).toHaveLength(7)
+      const filtered = (params: string, expected: (item: Summary) => boolean, atLeast: number) =>
+        Effect.map(page(params), ({ items }) => {
+          const wanted = all.filter(expected).map((item) => item.id)
+          expect(wanted.length).toBeGreaterThanOrEqual(atLeast)
+          expect([params, items.map((item) => item.id)]).toEqual([params, wanted])
+        })
+      yield* filtered("type=feature_request", (item) => item.type === "feature_request", 2)
+      yield* filtered("severity=critical", (item) => item.severity === "critical", 2)
+      yield* filtered(`assigneeId=${admin.id}`, (item) => item.assigneeId === admin.id, 2)
+      yield* filtered("type=feature_request&severity=critical", (item) =>
+        item.type === "feature_request" && item.severity === "critical", 1)
+      yield* filtered(`assigneeId=${admin.id}&type=feature_request&limit=1`, (item) => item.id === ids[6], 1)
+      expect((yield* page(`assigneeId=${admin.id}&q=refund`)).items).toEqual([])
+
+      for (
+        const bad of [
+          "limit=0",
+          "limit=101",
+          "status=unknown",
+          "cursor=garbage",
+          "type=feature",
+          "severity=urgent",
+          "assigneeId=nobody",
+          "productId=42"
+        ]
+      ) {
         const response = yield* AuthFlows.call(token, `/api/v1/cases?${bad}`)
         expect([bad, response.status]).toEqual([bad, 400])
       }

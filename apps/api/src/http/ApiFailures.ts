@@ -3,7 +3,9 @@
  * every endpoint, so HttpApi encodes them like any other:
  *
  * - a body over the limit → 413 `PayloadTooLarge`: refused on its `content-length`
- *   before it is read, or cut off while reading when it is streamed without one;
+ *   before it is read. One streamed without a length is cut off while reading; the
+ *   webhooks' raw body reader answers 413 then (see `RawBody`), while the platform's JSON
+ *   reader resets the connection as it stops;
  * - a body that is not JSON → 400 `HttpApiDecodeError`;
  * - a defect, or a failure no endpoint declares (a `SqlError` that escaped a service) →
  *   logged with its cause, answered 500 `InternalServerError`, which never carries it.
