@@ -528,10 +528,18 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       const detail = yield* triaged(token, accepted.caseId)
       const { case: summary, triage, timeline } = detail as unknown as {
         case: { status: string; type: string; severity: string }
-        triage: { type: string; severity: string; confidence: number; reasoning: Array<{ evidence: Array<string> }>; provider: string }
+        triage: {
+          type: string
+          severity: string
+          confidence: number
+          reasoning: Array<{ evidence: Array<string> }>
+          provider: string
+          model: string
+        }
         timeline: Array<{ kind: string; data: { status?: { to: string } } }>
       }
       expect(triage).toMatchObject({ type: "incident", severity: "critical", provider: "builtin" })
+      expect(triage.model).toBe("builtin-lexical-1")
       expect(triage.reasoning.flatMap((step) => step.evidence)).toEqual(expect.arrayContaining(["outage"]))
       expect(summary).toMatchObject({ type: "incident", severity: "critical", status: "triaged" })
       expect(timeline.filter((event) => event.kind === "triaged")).toHaveLength(1)
@@ -547,6 +555,27 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       }
       expect(vagueDetail.triage.confidence).toBeLessThan(0.5)
       expect(vagueDetail.case.status).toBe("needs_attention")
+
+      // A person disagrees, then asks for a fresh triage: the worker's new result replaces theirs.
+      yield* AuthFlows.call(token, `/api/v1/cases/${accepted.caseId}`, { method: "PATCH", body: { type: "question" } })
+      const retriage = yield* AuthFlows.call(token, `/api/v1/cases/${accepted.caseId}/retriage`, { method: "POST" })
+      expect(retriage.status).toBe(202)
+      const retriaged = yield* AuthFlows.call(token, `/api/v1/cases/${accepted.caseId}`).pipe(
+        Effect.map((response) =>
+          response.body as unknown as {
+            case: { type: string }
+            triage: { createdAt: string }
+            timeline: Array<{ kind: string }>
+          }
+        ),
+        Effect.filterOrFail(
+          (detail) => detail.timeline.filter((event) => event.kind === "triaged").length === 2,
+          () => "not triaged again yet"
+        ),
+        Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("20 seconds")))
+      )
+      expect(retriaged.case.type).toBe("incident")
+      expect(Date.parse(retriaged.triage.createdAt)).toBeGreaterThan(Date.parse((triage as unknown as { createdAt: string }).createdAt))
     }))
 
   it.effect("cases: filters, full-text search and keyset pages, newest first", () =>

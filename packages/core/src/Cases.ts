@@ -5,6 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { CasesRepo, type CaseEventRow, type CaseRow, type MessageRow, type TriageRow } from "@nestfleet/db/CasesRepo"
+import * as Sql from "@nestfleet/db/Sql"
 import { UsersRepo } from "@nestfleet/db/UsersRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
 import {
@@ -118,16 +119,22 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
       })
     }, orDieUnexpected)
 
+    /** The case as one moment saw it: never a triage result without the status it set. */
     const get = Effect.fn("Cases.get")(function*(id: CaseId) {
-      const row = yield* cases.findById(id)
-      if (Option.isNone(row)) return yield* caseNotFound(id)
-      const [messages, triage, timeline] = yield* Effect.all([
-        cases.messagesOf(id),
-        cases.latestTriage(id),
-        cases.eventsOf(id)
-      ])
+      const read = yield* Sql.withSnapshot(sql)(Effect.gen(function*() {
+        const row = yield* cases.findById(id)
+        if (Option.isNone(row)) return Option.none()
+        const [messages, triage, timeline] = yield* Effect.all([
+          cases.messagesOf(id),
+          cases.latestTriage(id),
+          cases.eventsOf(id)
+        ])
+        return Option.some({ row: row.value, messages, triage, timeline })
+      }))
+      if (Option.isNone(read)) return yield* caseNotFound(id)
+      const { messages, row, timeline, triage } = read.value
       return new CaseDetail({
-        case: toSummary(row.value),
+        case: toSummary(row),
         messages: messages.map(toMessage),
         triage: Option.getOrNull(Option.map(triage, toTriage)),
         timeline: timeline.map(toEvent)

@@ -1,0 +1,30 @@
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { Database } from "../src/Database.js"
+import * as Sql from "../src/Sql.js"
+import * as TestDatabase from "../src/testing/TestDatabase.js"
+
+layer(TestDatabase.layerEmpty, { excludeTestServices: true })("Sql.withSnapshot", (it) => {
+  it.effect.skipIf(TestDatabase.mode === "embedded")(
+    "every statement sees the database as it was at the first, whatever commits meanwhile (needs TEST_DATABASE_URL: the embedded database has one connection, held by the snapshot)",
+    () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { pool } = yield* Database
+        yield* sql`create table snapshot_probe (n int)`
+        yield* sql`insert into snapshot_probe values (1)`
+        const count = Effect.map(sql<{ n: number }>`select count(*)::int as n from snapshot_probe`, (rows) => rows[0]!.n)
+        const [before, after] = yield* Sql.withSnapshot(sql)(Effect.gen(function*() {
+          const before = yield* count
+          // Another connection commits a row while the snapshot is open.
+          yield* Effect.promise(() => pool.query("insert into snapshot_probe values (2)"))
+          return [before, yield* count] as const
+        }))
+        expect([before, after]).toEqual([1, 1])
+        expect(yield* count).toBe(2)
+        const written = yield* Effect.flip(Sql.withSnapshot(sql)(sql`insert into snapshot_probe values (3)`))
+        expect(String(written.cause)).toContain("read-only transaction")
+      })
+  )
+})
