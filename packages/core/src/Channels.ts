@@ -124,8 +124,8 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
     })
     const forget = (id: ChannelId) => deliveryCache.invalidate(id)
     yield* notifications.listen(changesTopic, {
-      onNotification: (id) => Effect.runSync(deliveryCache.invalidate(id as ChannelId)),
-      onSubscribed: () => Effect.runSync(deliveryCache.invalidateAll)
+      onNotification: (id) => deliveryCache.invalidate(id as ChannelId),
+      onSubscribed: deliveryCache.invalidateAll
     })
 
     /** An enabled channel and its secret in the clear, for checking a delivery; none otherwise. */

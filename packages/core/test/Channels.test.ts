@@ -36,6 +36,14 @@ const within = Duration.seconds(2)
 const eventually = <A, E, R>(check: Effect.Effect<A, E | string, R>) =>
   Effect.retry(check, Schedule.spaced("20 millis").pipe(Schedule.upTo(within)))
 
+const listeners = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.map(
+    sql<{ n: number }>`
+      select count(*)::int as n from pg_stat_activity
+      where application_name = 'nestfleet-listen' and datname = current_database()`,
+    (rows) => rows[0]!.n
+  ))
+
 /** Cuts every LISTEN connection to the database, as a network fault or a restarted proxy would. */
 const terminateListeners = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   Effect.map(
@@ -83,9 +91,12 @@ describe("Channels across API processes", () => {
 
         // Announcements made while a process is not listening are lost: it forgets what it
         // kept once it listens again.
+        const bothListening = Effect.filterOrFail(listeners, (n) => n === 2, (n) => `${n} of 2 processes listen`)
+        yield* eventually(bothListening.pipe(Effect.provide(first)))
         expect(yield* terminateListeners.pipe(Effect.provide(first))).toBe(2)
         yield* one.update(channel.id, new ChannelChanges({ enabled: true }))
         yield* eventually(Effect.filterOrFail(secretSeenByOther, Option.isSome, () => "the other process still sees it disabled"))
+        yield* eventually(bothListening.pipe(Effect.provide(first)))
         yield* one.disable(channel.id)
         yield* eventually(Effect.filterOrFail(secretSeenByOther, Option.isNone, () => "the other process no longer hears of changes"))
       }),

@@ -3,84 +3,123 @@
  * something they keep changed.
  *
  * - `Server`: each subscription holds a connection of its own, outside the pool (a pooled
- *   connection would go back to the pool still listening). A dropped connection is opened
- *   again, with a growing pause between attempts; since what was announced meanwhile is
- *   lost, `onSubscribed` runs each time, for the subscriber to forget what it kept.
+ *   connection would go back to the pool still listening). The connection is checked
+ *   every `heartbeatEvery` (TCP keep-alive alone can take hours to notice a dead peer);
+ *   a connection found lost is opened again, the attempts backing off from 250 ms to 10 s
+ *   and starting over from 250 ms on the next loss. What was announced meanwhile is lost,
+ *   so `onSubscribed` runs every time the subscription is in place, for the subscriber to
+ *   forget what it kept.
  * - `Embedded`: the database lives in this process only, and its one session delivers the
  *   notifications (see `Database.listen`); nothing else can be announcing.
  */
-import { Deferred, Duration, Effect, Redacted, Schedule, type Scope } from "effect"
+import { Data, Deferred, Duration, Effect, Redacted, Runtime, Schedule, type Scope } from "effect"
 import pg from "pg"
 import { Database } from "./Database.js"
 
 export interface Subscriber {
-  readonly onNotification: (payload: string) => void
+  readonly onNotification: (payload: string) => Effect.Effect<void>
   /** The subscription is in place (again): what was announced before it may have been missed. */
-  readonly onSubscribed: () => void
+  readonly onSubscribed: Effect.Effect<void>
+}
+
+/** The LISTEN connection for `topic` could not be opened, or was lost. */
+export class ListenFailed extends Data.TaggedError("ListenFailed")<{
+  readonly topic: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `LISTEN ${this.topic}: ${this.reason}`
+  }
 }
 
 const reconnecting = Schedule.exponential("250 millis").pipe(Schedule.union(Schedule.spaced("10 seconds")))
+
+export const heartbeatEvery = Duration.seconds(30)
+const heartbeatTimeout = Duration.seconds(10)
 
 /** How long `listen` waits for its first connection before going on and connecting in the background. */
 const firstConnectionWithin = Duration.seconds(10)
 
 const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
-/** One LISTEN session on its own connection: fails when the connection is lost. */
-const session = (connectionString: string, topic: string, subscriber: Subscriber, connected: Effect.Effect<void>) =>
-  Effect.scoped(Effect.gen(function*() {
-    const client = yield* Effect.acquireRelease(
-      Effect.tryPromise(async () => {
-        const client = new pg.Client({ connectionString, application_name: "nestfleet-listen" })
-        // Errors before `connect` resolves reject it; afterwards they end the session below.
-        client.on("error", () => {})
-        await client.connect()
-        return client
-      }),
-      (client) => Effect.promise(() => client.end().catch(() => {}))
-    )
-    const lost = Effect.async<never, Error>((resume) => {
-      client.on("error", (error) => resume(Effect.fail(error)))
-      client.on("end", () => resume(Effect.fail(new Error("the connection ended"))))
-    })
+/**
+ * A connection listening on `topic`, and what fails when it is lost. The handlers that
+ * notice a loss are in place before it connects, so no loss goes unseen.
+ */
+const open = (connectionString: string, topic: string, deliver: (payload: string) => void) =>
+  Effect.gen(function*() {
+    const lost = yield* Deferred.make<never, ListenFailed>()
+    const loseWith = (cause: unknown) => Deferred.unsafeDone(lost, Effect.fail(new ListenFailed({ topic, reason: reason(cause) })))
+    const client = new pg.Client({ connectionString, application_name: "nestfleet-listen", keepAlive: true })
+    client.on("error", loseWith)
+    client.on("end", () => loseWith("the connection ended"))
     client.on("notification", (message) => {
-      if (message.channel === topic) subscriber.onNotification(message.payload ?? "")
+      if (message.channel === topic) deliver(message.payload ?? "")
     })
-    yield* Effect.tryPromise(() => client.query(`LISTEN ${pg.escapeIdentifier(topic)}`))
-    yield* connected
-    return yield* lost
-  }))
+    yield* Effect.tryPromise({
+      try: async () => {
+        try {
+          await client.connect()
+          await client.query(`LISTEN ${pg.escapeIdentifier(topic)}`)
+        } catch (error) {
+          await client.end().catch(() => {})
+          throw error
+        }
+      },
+      catch: (cause) => new ListenFailed({ topic, reason: reason(cause) })
+    })
+    return { client, lost }
+  })
 
 export class Notifications extends Effect.Service<Notifications>()("@nestfleet/db/Notifications", {
   effect: Effect.gen(function*() {
     const database = yield* Database
 
-    /** Calls `subscriber` for every notification on `topic`, for the life of the scope. */
-    const listen = (topic: string, subscriber: Subscriber): Effect.Effect<void, never, Scope.Scope> => {
-      const backend = database.backend
-      switch (backend._tag) {
-        case "Embedded":
-          return Effect.acquireRelease(
-            Effect.promise(() => backend.listen(topic, subscriber.onNotification)),
+    /** Runs `subscriber` for every notification on `topic`, for the life of the scope. */
+    const listen = (topic: string, subscriber: Subscriber): Effect.Effect<void, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const runtime = yield* Effect.runtime<never>()
+        // Notifications arrive in the driver's event handlers: each runs as a fiber of its own.
+        const deliver = (payload: string) => void Runtime.runFork(runtime)(subscriber.onNotification(payload))
+        const backend = database.backend
+        if (backend._tag === "Embedded") {
+          yield* Effect.acquireRelease(
+            Effect.promise(() => backend.listen(topic, deliver)),
             (unlisten) => Effect.promise(unlisten)
-          ).pipe(Effect.zipRight(Effect.sync(subscriber.onSubscribed)))
-        case "Server":
-          return Effect.gen(function*() {
-            const firstConnection = yield* Deferred.make<void>()
-            const subscribed = Effect.zipRight(Effect.sync(subscriber.onSubscribed), Deferred.succeed(firstConnection, undefined))
-            yield* session(Redacted.value(backend.url), topic, subscriber, Effect.asVoid(subscribed)).pipe(
-              Effect.tapError((cause) =>
-                Effect.logWarning(`The LISTEN connection for ${topic} failed; connecting again`).pipe(
-                  Effect.annotateLogs("reason", reason(cause))
-                )
-              ),
-              Effect.retry(reconnecting),
-              Effect.forkScoped
-            )
-            yield* Deferred.await(firstConnection).pipe(Effect.timeout(firstConnectionWithin), Effect.ignore)
-          })
-      }
-    }
+          )
+          return yield* subscriber.onSubscribed
+        }
+
+        const firstConnection = yield* Deferred.make<void>()
+        const opened = open(Redacted.value(backend.url), topic, deliver).pipe(
+          Effect.tapError((error) => Effect.logWarning("Cannot LISTEN; trying again").pipe(Effect.annotateLogs("reason", error.message))),
+          Effect.retry(reconnecting)
+        )
+        /** One connection's life: opened (retrying), subscribed, checked, until it is lost. */
+        const session = Effect.scoped(Effect.gen(function*() {
+          const { client, lost } = yield* Effect.acquireRelease(
+            opened,
+            ({ client }) => Effect.promise(() => client.end().catch(() => {}))
+          )
+          yield* subscriber.onSubscribed
+          yield* Deferred.succeed(firstConnection, undefined)
+          yield* Effect.tryPromise(() => client.query("select 1")).pipe(
+            Effect.timeoutFail({ duration: heartbeatTimeout, onTimeout: () => "no answer to the heartbeat" }),
+            Effect.repeat(Schedule.spaced(heartbeatEvery)),
+            Effect.catchAll((cause) => Deferred.fail(lost, new ListenFailed({ topic, reason: reason(cause) }))),
+            Effect.forkScoped
+          )
+          return yield* Deferred.await(lost)
+        }))
+        yield* session.pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning("Lost the LISTEN connection; opening it again").pipe(Effect.annotateLogs("reason", error.message))
+          ),
+          Effect.forever,
+          Effect.forkScoped
+        )
+        yield* Deferred.await(firstConnection).pipe(Effect.timeout(firstConnectionWithin), Effect.ignore)
+      })
 
     return { listen } as const
   })
