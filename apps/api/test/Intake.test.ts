@@ -207,7 +207,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
 
       // Chunked, with no content-length: the limit is applied while the body is read.
       const baseUrl = new URL(yield* TestServer.baseUrl)
-      const streamed = yield* Effect.async<{ status: number; body: string }>((resume) => {
+      const streamed = yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
         const request = Http.request({
           host: baseUrl.hostname,
           port: baseUrl.port,
@@ -220,8 +220,8 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
           response.on("data", (chunk: string) => (body += chunk))
           response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body })))
         })
-        // The server may stop reading once it has answered.
-        request.on("error", () => {})
+        // The server reads the rest into nothing: the answer arrives, never a reset.
+        request.on("error", (error) => resume(Effect.fail(error)))
         const chunk = oversized.body.slice(0, 64 * 1024)
         for (let sent = 0; sent <= TestServer.maxBodyBytes; sent += chunk.length) request.write(chunk)
         request.end()

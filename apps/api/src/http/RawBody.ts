@@ -4,8 +4,10 @@
  *
  * Read from Node's request directly: the platform's reader destroys the request when a body
  * runs over its limit, and with it the socket, so a body streamed without a content-length
- * (chunked) would get a reset connection, not the 413. Here reading stops, the answer is
- * sent, and the connection closes after it, never reading the rest.
+ * (chunked) got a reset connection, not the 413. Here the 413 is answered at once while the
+ * rest of the body is read and thrown away, so the sender sees the answer rather than a
+ * reset (closing a socket with unread bytes resets it). A sender that goes on past
+ * `discardAtMostBytes` is cut off.
  */
 import { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
@@ -14,8 +16,11 @@ import { Effect } from "effect"
 import type * as Http from "node:http"
 import { tooLarge } from "./ApiFailures.js"
 
+/** How much of a body over the limit is read and thrown away before the connection is cut. */
+export const discardAtMostBytes = 8 * 1024 * 1024
+
 /** At most `limitBytes` of `incoming`; interrupted when the client goes away mid-upload (nobody is left to answer). */
-const readAtMost = (incoming: Http.IncomingMessage, limitBytes: number, onTooLarge: () => void) =>
+const readAtMost = (incoming: Http.IncomingMessage, limitBytes: number) =>
   Effect.async<Uint8Array, PayloadTooLarge>((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
@@ -29,8 +34,8 @@ const readAtMost = (incoming: Http.IncomingMessage, limitBytes: number, onTooLar
       size += chunk.length
       if (size <= limitBytes) return void chunks.push(chunk)
       stop()
-      incoming.pause()
-      onTooLarge()
+      chunks.length = 0
+      discard(incoming, size)
       resume(Effect.fail(tooLarge(limitBytes)))
     }
     function onEnd() {
@@ -48,9 +53,28 @@ const readAtMost = (incoming: Http.IncomingMessage, limitBytes: number, onTooLar
     return Effect.sync(stop)
   })
 
+/** Reads the rest of a refused body into nothing, up to `discardAtMostBytes`. */
+const discard = (incoming: Http.IncomingMessage, alreadyRead: number) => {
+  let discarded = alreadyRead
+  const onData = (chunk: Buffer) => {
+    discarded += chunk.length
+    if (discarded > discardAtMostBytes) {
+      done()
+      incoming.destroy()
+    }
+  }
+  const done = () => {
+    incoming.off("data", onData)
+    incoming.off("end", done)
+    incoming.off("close", done)
+    incoming.off("error", done)
+  }
+  incoming.on("data", onData)
+  incoming.on("end", done)
+  incoming.on("close", done)
+  incoming.on("error", done)
+}
+
 export const rawBody = (limitBytes: number) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    readAtMost(NodeHttpServerRequest.toIncomingMessage(request), limitBytes, () =>
-      // Node merges this into the headers the answer is written with, and closes the
-      // connection once it is sent rather than reading the rest of the body to reuse it.
-      NodeHttpServerRequest.toServerResponse(request).setHeader("connection", "close")))
+    readAtMost(NodeHttpServerRequest.toIncomingMessage(request), limitBytes))
