@@ -218,9 +218,6 @@ const slackMessage = (
   payload: typeof SlackEventCallback.Type,
   event: typeof SlackMessageEvent.Type
 ): Inbound => {
-  if (!customerSubtypes.has(event.subtype) || event.bot_id) {
-    return { _tag: "Ignored", reason: `Slack message ${event.subtype ?? "from a bot"} needs nothing` }
-  }
   const files = event.files ?? []
   const text = event.text?.trim() ?? ""
   if (text === "" && files.length === 0) return { _tag: "Ignored", reason: "Slack message with neither text nor files" }
@@ -259,6 +256,12 @@ const slack = (json: unknown): Either.Either<Inbound, string> =>
         return Either.flatMap(decode(SlackEventCallback, "Slack event_callback", json), (payload) =>
           payload.event.type !== "message"
             ? Either.right({ _tag: "Ignored", reason: `Slack ${payload.event.type} events need nothing` })
+            // What is not a person writing is ignored whatever its shape; only messages are read strictly.
+            : !customerSubtypes.has(payload.event.subtype as string | undefined) || payload.event.bot_id
+            ? Either.right({
+              _tag: "Ignored",
+              reason: `Slack message ${typeof payload.event.subtype === "string" ? payload.event.subtype : "from a bot"} needs nothing`
+            })
             : Either.map(
               decode(SlackMessageEvent, "Slack message event", payload.event),
               (event) => slackMessage(payload, event)

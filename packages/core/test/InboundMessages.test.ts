@@ -378,6 +378,13 @@ describe("InboundMessages.read", () => {
       ignored(read("slack", headers, json({ type: "app_rate_limited", minute_rate_limited: 1518467820 })))
     })
 
+    it("ignores what is not a person writing whatever its shape, so Slack never retries it", () => {
+      ignored(read("slack", headers, json(callback({ subtype: "message_changed", channel: undefined, message: { text: "x" } }))))
+      ignored(read("slack", headers, json(callback({ subtype: "message_deleted", ts: 1741944500, hidden: true }))))
+      ignored(read("slack", headers, json(callback({ bot_id: "B012AB3CD", text: "On it!", ts: "9".repeat(100) }))))
+      ignored(read("slack", headers, json(callback({ subtype: 7, text: "x", ts: "1741944500.000100" }))))
+    })
+
     it("ignores a message with neither text nor files", () => {
       ignored(read("slack", headers, json(callback({ text: "", ts: "1741944500.000100" }))))
       ignored(read("slack", headers, json(callback({ text: "  ", ts: "1741944500.000100", files: [] }))))
