@@ -27,4 +27,15 @@ layer(TestDatabase.layerEmpty, { excludeTestServices: true })("Sql.withSnapshot"
         expect(String(written.cause)).toContain("read-only transaction")
       })
   )
+
+  it.effect("inside a transaction, runs in it as it is", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`create table nested_probe (n int)`
+      const seen = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`insert into nested_probe values (1)`
+        return yield* Sql.withSnapshot(sql)(sql<{ n: number }>`select count(*)::int as n from nested_probe`)
+      }))
+      expect(seen).toEqual([{ n: 1 }])
+    }))
 })
