@@ -14,9 +14,9 @@ import {
   SecretRequired
 } from "@nestfleet/domain/ChannelsApi"
 import type { ProductId } from "@nestfleet/domain/Products"
-import { Duration, Effect, Option, type Redacted } from "effect"
+import { Duration, Effect, Either, Option, type Redacted } from "effect"
 import { Products } from "./Products.js"
-import { SecretCipher } from "./SecretCipher.js"
+import { SecretCipher, storedInTheClear } from "./SecretCipher.js"
 import * as TimedCache from "./TimedCache.js"
 import { orDieUnexpected } from "./Unexpected.js"
 import * as WebhookSignatures from "./WebhookSignatures.js"
@@ -102,6 +102,29 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
       orDieUnexpected
     )
 
+    /**
+     * Secrets an earlier version stored in the clear (on a server without ENCRYPTION_KEY,
+     * before one was required) are encrypted at start, once a key is there.
+     */
+    const encryptSecretsStoredInTheClear = Effect.gen(function*() {
+      if (!cipher.encrypting) return
+      let encrypted = 0
+      for (const { id, secret } of yield* repo.secretsStartingWith(storedInTheClear)) {
+        const plaintext = yield* Effect.either(cipher.decrypt(secret))
+        if (Either.isLeft(plaintext)) {
+          // Left as it is: deliveries to the channel fail the same way until its secret is rotated.
+          yield* Effect.logWarning("A channel's stored secret cannot be read; rotate it").pipe(
+            Effect.annotateLogs({ channelId: id, reason: plaintext.left.message })
+          )
+          continue
+        }
+        if (yield* repo.replaceSecret({ id, from: secret, to: yield* cipher.encrypt(plaintext.right) })) encrypted++
+      }
+      if (encrypted > 0) {
+        yield* Effect.logInfo("Encrypted channel secrets stored in the clear").pipe(Effect.annotateLogs("channels", encrypted))
+      }
+    }).pipe(orDieUnexpected)
+
     const loadForDelivery = (id: ChannelId) =>
       Effect.gen(function*() {
         const row = yield* repo.findById(id)
@@ -123,6 +146,7 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
       lookup: loadForDelivery
     })
     const forget = (id: ChannelId) => deliveryCache.invalidate(id)
+    yield* encryptSecretsStoredInTheClear
     yield* notifications.listen(changesTopic, {
       onNotification: (id) => deliveryCache.invalidate(id as ChannelId),
       onSubscribed: deliveryCache.invalidateAll

@@ -16,6 +16,9 @@ import * as Crypto from "node:crypto"
 import * as DataDirSecrets from "./DataDirSecrets.js"
 import { KeysConfig } from "./KeysConfig.js"
 
+/** How a value stored without encryption begins (written by a cipher without a key). */
+export const storedInTheClear = "nfs0."
+
 /** Says what is wrong with a stored value; never contains the value, the plaintext or the key. */
 export class SecretDecryptionError extends Data.TaggedError("SecretDecryptionError")<{
   readonly message: string
@@ -87,7 +90,7 @@ const make = (key: Option.Option<Buffer>) => {
   const encrypt = (plaintext: Redacted.Redacted<string>): Effect.Effect<string> =>
     Effect.sync(() => {
       const text = Buffer.from(Redacted.value(plaintext), "utf8")
-      if (Option.isNone(key) || Option.isNone(keyId)) return `nfs0.${text.toString("base64url")}`
+      if (Option.isNone(key) || Option.isNone(keyId)) return `${storedInTheClear}${text.toString("base64url")}`
       const iv = Crypto.randomBytes(ivBytes)
       const cipher = Crypto.createCipheriv("aes-256-gcm", key.value, iv, { authTagLength: tagBytes })
       // The header is authenticated too: a value cannot be relabelled with another version or key id.

@@ -4,9 +4,10 @@
  * live, and still does after the other lost its LISTEN connection.
  */
 import { SqlClient } from "@effect/sql"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Database from "@nestfleet/db/Database"
 import * as Migrator from "@nestfleet/db/Migrator"
+import { ChannelsRepo } from "@nestfleet/db/ChannelsRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import * as Sql from "@nestfleet/db/Sql"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
@@ -64,8 +65,10 @@ describe("Channels across API processes", () => {
       Effect.gen(function*() {
         const adminUrl = Option.getOrThrow(TestDatabase.serverUrl)
         const { url } = yield* TestDatabase.createServerDatabase(adminUrl)
+        yield* Migrator.migrateDirectory.pipe(
+          Effect.provide(Sql.layer.pipe(Layer.provideMerge(Database.layerServer({ url, poolMax: 1 }))))
+        )
         const first = yield* processOn(url)
-        yield* Migrator.migrateDirectory.pipe(Effect.provide(first))
         const second = yield* processOn(url)
         const [one, other] = [Context.get(first, Channels), Context.get(second, Channels)]
 
@@ -102,4 +105,34 @@ describe("Channels across API processes", () => {
       }),
     60_000
   )
+})
+
+const onOneDatabase = Layer.mergeAll(ProductsRepo.Default, ChannelsRepo.Default).pipe(
+  Layer.provideMerge(Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(key)))),
+  Layer.provideMerge(TestDatabase.layer)
+)
+
+layer(onOneDatabase, { excludeTestServices: true })("Channels at start", (it) => {
+  it.scoped("encrypts the secrets an earlier version stored in the clear, and leaves one it cannot read as it is", () =>
+    Effect.gen(function*() {
+      const repo = yield* ChannelsRepo
+      const product = yield* Effect.flatMap(ProductsRepo, (products) =>
+        products.insert({ name: "Legacy", slug: "legacy", settings: new ProductSettings(ProductSettings.defaults) }))
+      const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+      const inTheClear = `nfs0.${Buffer.from(secret).toString("base64url")}`
+      const legacy = yield* repo.insert({ productId: product.id, type: "webhook", name: "Old", config: {}, secret: inTheClear })
+      const unreadable = yield* repo.insert({ productId: product.id, type: "webhook", name: "Bad", config: {}, secret: "nfs0.%%" })
+
+      const channels = Context.get(yield* Layer.build(Channels.Default), Channels)
+      const stored = Option.getOrThrow(yield* repo.findById(legacy.id)).secret
+      expect(stored).toMatch(/^nfs1\./)
+      expect(stored).not.toContain(inTheClear.slice(5))
+      const forDelivery = Option.getOrThrow(yield* channels.forDelivery(legacy.id))
+      expect(Redacted.value(forDelivery.secret)).toBe(secret)
+      expect(Option.getOrThrow(yield* repo.findById(unreadable.id)).secret).toBe("nfs0.%%")
+
+      // A second start finds nothing left to do, and changes nothing.
+      yield* Layer.build(Channels.Default)
+      expect(Option.getOrThrow(yield* repo.findById(legacy.id)).secret).toBe(stored)
+    }))
 })

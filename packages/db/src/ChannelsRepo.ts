@@ -79,6 +79,19 @@ export class ChannelsRepo extends Effect.Service<ChannelsRepo>()("@nestfleet/db/
           select changed.*, pg_notify(${changesTopic}, changed.id::text) as announced from changed`
     })
 
-    return { listOfProduct, findById, insert, update } as const
+    const secretsStartingWith = SqlSchema.findAll({
+      Request: Schema.String,
+      Result: Schema.Struct({ id: ChannelId, secret: Schema.String }),
+      execute: (prefix) => sql`select id, secret from channels where starts_with(secret, ${prefix}) order by id`
+    })
+
+    /** Replaces a stored secret only if it is still `from`: a rotation in between wins. */
+    const replaceSecret = (change: { readonly id: ChannelId; readonly from: string; readonly to: string }) =>
+      Effect.map(
+        sql`update channels set secret = ${change.to} where id = ${change.id} and secret = ${change.from} returning id`,
+        (rows) => rows.length === 1
+      )
+
+    return { listOfProduct, findById, insert, update, secretsStartingWith, replaceSecret } as const
   })
 }) {}
