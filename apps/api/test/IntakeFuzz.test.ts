@@ -137,23 +137,31 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 180_000 })("webh
         response.body as { case: { status: string }; messages: ReadonlyArray<unknown>; timeline: Array<{ kind: string }> })
       const reopenings = Effect.map(detail, ({ timeline }) => timeline.filter((event) => event.kind === "reopened").length)
 
-      // The follow-up's last step marks its delivery keys with the message; make that fail.
-      yield* sql(`
-        create function fail_follow_up() returns trigger language plpgsql as $$
-        begin
-          if new.delivery_key like '%fail-follow-up%' then raise exception 'injected failure'; end if;
-          return new;
-        end $$`)
-      yield* sql("create trigger fail_follow_up before update on deliveries for each row execute function fail_follow_up()")
+      // The follow-up's last step marks its delivery keys with the message; make that fail
+      // for as long as the scope below lasts, whatever happens in it.
+      const failingFollowUps = Effect.acquireRelease(
+        Effect.zipRight(
+          sql(`
+            create function fail_follow_up() returns trigger language plpgsql as $$
+            begin
+              if new.delivery_key like '%fail-follow-up%' then raise exception 'injected failure'; end if;
+              return new;
+            end $$`),
+          sql("create trigger fail_follow_up before update on deliveries for each row execute function fail_follow_up()")
+        ),
+        () => sql("drop trigger if exists fail_follow_up on deliveries; drop function if exists fail_follow_up()")
+      )
       const reply = email("<fail-follow-up@mail.example.com>", { inReplyTo: "<first@mail.example.com>", text: "Still broken." })
-      const failed = yield* deliver(channelId, reply)
-      expect(failed.status).toBe(500)
-      expect(yield* detail).toMatchObject({ case: { status: "resolved" }, messages: [{}] })
-      expect(yield* reopenings).toBe(0)
-      expect(yield* sql("select 1 from deliveries where delivery_key like '%fail-follow-up%'")).toEqual([])
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* failingFollowUps
+        const failed = yield* deliver(channelId, reply)
+        expect(failed.status).toBe(500)
+        expect(yield* detail).toMatchObject({ case: { status: "resolved" }, messages: [{}] })
+        expect(yield* reopenings).toBe(0)
+        expect(yield* sql("select 1 from deliveries where delivery_key like '%fail-follow-up%'")).toEqual([])
+      }))
 
       // Nothing was remembered: once the fault is gone, the sender's retry goes through.
-      yield* sql("drop trigger fail_follow_up on deliveries")
       const retried = yield* deliver(channelId, reply)
       expect(retried.status).toBe(202)
       expect(retried.body).toMatchObject({ caseId, duplicate: false })
