@@ -4,7 +4,7 @@
  *
  * - `Server`: each subscription holds a connection of its own, outside the pool (a pooled
  *   connection would go back to the pool still listening). The connection is checked
- *   every `heartbeatEvery` (TCP keep-alive alone can take hours to notice a dead peer);
+ *   every `Heartbeat.every` (TCP keep-alive alone can take hours to notice a dead peer);
  *   a connection found lost is opened again, the attempts backing off from 250 ms to 10 s
  *   and starting over from 250 ms on the next loss. What was announced meanwhile is lost,
  *   so `onSubscribed` runs every time the subscription is in place, for the subscriber to
@@ -12,7 +12,7 @@
  * - `Embedded`: the database lives in this process only, and its one session delivers the
  *   notifications (see `Database.listen`); nothing else can be announcing.
  */
-import { Data, Deferred, Duration, Effect, Redacted, Runtime, Schedule, type Scope } from "effect"
+import { Context, Data, Deferred, Duration, Effect, Redacted, Runtime, Schedule, type Scope } from "effect"
 import pg from "pg"
 import { Database } from "./Database.js"
 
@@ -34,8 +34,13 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
 
 const reconnecting = Schedule.exponential("250 millis").pipe(Schedule.union(Schedule.spaced("10 seconds")))
 
-export const heartbeatEvery = Duration.seconds(30)
-const heartbeatTimeout = Duration.seconds(10)
+/**
+ * How often a server subscription's connection is checked, and how long a check (or an
+ * attempt to connect) may take before the connection counts as lost.
+ */
+export class Heartbeat extends Context.Reference<Heartbeat>()("@nestfleet/db/Notifications/Heartbeat", {
+  defaultValue: () => ({ every: Duration.seconds(30), timeout: Duration.seconds(10) })
+}) {}
 
 /** How long `listen` waits for its first connection before going on and connecting in the background. */
 const firstConnectionWithin = Duration.seconds(10)
@@ -48,9 +53,15 @@ const reason = (cause: unknown) => (cause instanceof Error ? cause.message : Str
  */
 const open = (connectionString: string, topic: string, deliver: (payload: string) => void) =>
   Effect.gen(function*() {
+    const { timeout } = yield* Heartbeat
     const lost = yield* Deferred.make<never, ListenFailed>()
     const loseWith = (cause: unknown) => Deferred.unsafeDone(lost, Effect.fail(new ListenFailed({ topic, reason: reason(cause) })))
-    const client = new pg.Client({ connectionString, application_name: "nestfleet-listen", keepAlive: true })
+    const client = new pg.Client({
+      connectionString,
+      application_name: "nestfleet-listen",
+      keepAlive: true,
+      connectionTimeoutMillis: Duration.toMillis(timeout)
+    })
     client.on("error", loseWith)
     client.on("end", () => loseWith("the connection ended"))
     client.on("notification", (message) => {
@@ -96,16 +107,18 @@ export class Notifications extends Effect.Service<Notifications>()("@nestfleet/d
           Effect.retry(reconnecting)
         )
         /** One connection's life: opened (retrying), subscribed, checked, until it is lost. */
+        const heartbeat = yield* Heartbeat
         const session = Effect.scoped(Effect.gen(function*() {
           const { client, lost } = yield* Effect.acquireRelease(
             opened,
-            ({ client }) => Effect.promise(() => client.end().catch(() => {}))
+            // A lost connection may not end gracefully: the next one does not wait for it.
+            ({ client }) => Effect.ignore(Effect.timeout(Effect.promise(() => client.end().catch(() => {})), heartbeat.timeout))
           )
           yield* subscriber.onSubscribed
           yield* Deferred.succeed(firstConnection, undefined)
           yield* Effect.tryPromise(() => client.query("select 1")).pipe(
-            Effect.timeoutFail({ duration: heartbeatTimeout, onTimeout: () => "no answer to the heartbeat" }),
-            Effect.repeat(Schedule.spaced(heartbeatEvery)),
+            Effect.timeoutFail({ duration: heartbeat.timeout, onTimeout: () => "no answer to the heartbeat" }),
+            Effect.repeat(Schedule.spaced(heartbeat.every)),
             Effect.catchAll((cause) => Deferred.fail(lost, new ListenFailed({ topic, reason: reason(cause) }))),
             Effect.forkScoped
           )
