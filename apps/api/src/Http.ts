@@ -15,6 +15,7 @@ import { AuthHttpLive } from "./auth/AuthHttp.js"
 import { SessionHttpLive } from "./auth/SessionHttp.js"
 import { HealthHttpLive } from "./health/HealthHttp.js"
 import * as ApiFailures from "./http/ApiFailures.js"
+import { DrainingIncomingMessage } from "./http/DrainingRequest.js"
 import * as ErrorBodies from "./http/ErrorBodies.js"
 import { drainOnClose } from "./http/GracefulShutdown.js"
 import * as RequestId from "./http/RequestId.js"
@@ -52,7 +53,8 @@ export interface ServerOptions {
 export const makeLayer = (options: ServerOptions) =>
   // A new Node server each time the layer is built.
   Layer.unwrapEffect(Effect.sync(() => {
-    const server = Http.createServer()
+    // Requests whose body runs over the limit are answered 413, not reset (see DrainingRequest).
+    const server = Http.createServer({ IncomingMessage: DrainingIncomingMessage })
     return Layer.scopedDiscard(drainOnClose(server, options.shutdownTimeout)).pipe(
       Layer.provideMerge(HttpApiBuilder.serve(edge)),
       Layer.provide(ApiFailures.layer(options.maxBodyBytes)),

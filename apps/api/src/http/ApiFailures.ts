@@ -3,9 +3,8 @@
  * every endpoint, so HttpApi encodes them like any other:
  *
  * - a body over the limit → 413 `PayloadTooLarge`: refused on its `content-length`
- *   before it is read. One streamed without a length is cut off while reading; the
- *   webhooks' raw body reader answers 413 then (see `RawBody`), while the platform's JSON
- *   reader resets the connection as it stops;
+ *   before it is read, or cut off while reading when it is streamed without one (the rest
+ *   is read into nothing, so the answer arrives: see `DrainingRequest`);
  * - a body that is not JSON → 400 `HttpApiDecodeError`;
  * - a defect, or a failure no endpoint declares (a `SqlError` that escaped a service) →
  *   logged with its cause, answered 500 `InternalServerError`, which never carries it.
@@ -74,6 +73,8 @@ const mapFailures = (maxBodyBytes: number) =>
   }
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect) && HttpServerResponse.isServerResponse(defect.value)) return leaveToPlatform(cause)
+  // HttpApi reads a JSON body as part of decoding the payload, and a failed read is a defect there.
+  if (Option.isSome(defect) && isReadCutOff(defect.value)) return Effect.fail(tooLarge(maxBodyBytes))
   return Effect.zipRight(Effect.logError("Request failed unexpectedly", cause), Effect.fail(internalError))
 }
 
