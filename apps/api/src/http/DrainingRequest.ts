@@ -5,7 +5,8 @@
  * socket (or one closed with unread bytes) resets the connection, and the sender sees a
  * network error instead. A sender that goes on past `discardAtMostBytes` is cut off.
  *
- * Destroying with an error (Node's own way of giving up on a request) is left as it is.
+ * Destroying with an error (Node's own way of giving up on a request) is left as it is. The
+ * answer keeps the connection open while the rest is read (see `ErrorBodies`).
  */
 import * as Http from "node:http"
 
@@ -16,7 +17,9 @@ export class DrainingIncomingMessage extends Http.IncomingMessage {
   #draining = false
 
   override destroy(error?: Error): this {
-    if (error !== undefined || this.complete || this.#draining || this.socket === null || this.socket.destroyed) {
+    // Ended: nothing left to read. `complete` would not do: all of a body may have arrived
+    // and still sit unread in the stream, and destroying it then destroys the socket too.
+    if (error != null || this.readableEnded || this.#draining || this.socket === null || this.socket.destroyed) {
       return super.destroy(error)
     }
     this.#draining = true

@@ -10,6 +10,7 @@
 import { Headers, HttpApp, type HttpBody, HttpMiddleware, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { unexpectedFailureMessage } from "@nestfleet/domain/Errors"
 import { Effect } from "effect"
+import { discardAtMostBytes } from "./DrainingRequest.js"
 import { RequestId } from "./RequestId.js"
 
 const statusTags: Record<number, string> = {
@@ -78,8 +79,21 @@ const shape = (
       ? Headers.set(response.headers, "retry-after", String(body.retryAfterSeconds))
       : response.headers
   })
-  // The rest of an oversized body is not worth reading: close the connection after answering.
-  return response.status === 413 ? HttpServerResponse.setHeader(shapedResponse, "connection", "close") : shapedResponse
+  return response.status === 413 && !worthDraining(request)
+    ? HttpServerResponse.setHeader(shapedResponse, "connection", "close")
+    : shapedResponse
+}
+
+/**
+ * Whether the rest of a refused body is read into nothing, which keeps the connection and
+ * lets the sender see the answer (closing a socket with unread bytes resets it): yes for a
+ * body streamed without a length (see `DrainingRequest`) or declared at most
+ * `discardAtMostBytes` (Node reads a declared body out itself); a larger one is not worth
+ * reading, and the connection is closed after answering.
+ */
+const worthDraining = (request: HttpServerRequest.HttpServerRequest) => {
+  const declared = request.headers["content-length"]
+  return declared === undefined || Number(declared) <= discardAtMostBytes
 }
 
 export const middleware = HttpMiddleware.make((app) =>
