@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Option, Ref, Schedule } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Option, Ref, Schedule, Scope } from "effect"
 import * as Database from "../src/Database.js"
 import { Heartbeat, Notifications } from "../src/Notifications.js"
 import * as TestDatabase from "../src/testing/TestDatabase.js"
@@ -62,6 +62,43 @@ describe("Notifications", () => {
         yield* eventually(Effect.filterOrFail(Ref.get(subscriptions), (n) => n >= 2, (n) => `subscribed ${n} times`))
         yield* notify("after").pipe(Effect.provide(context))
         yield* expectHeard(heard, "after")
+      }),
+    60_000
+  )
+
+  it.scopedLive.skipIf(TestDatabase.mode === "embedded")(
+    "closing the subscription does not wait for a server that is gone or has stopped answering (needs TEST_DATABASE_URL: a server behind a proxy)",
+    () =>
+      Effect.gen(function*() {
+        const { proxy, url } = yield* TestDatabase.createProxiedServerDatabase(Option.getOrThrow(TestDatabase.serverUrl))
+        const context = yield* Layer.build(Notifications.Default.pipe(Layer.provideMerge(Database.layerServer({ url, poolMax: 1 }))))
+        const { subscriber, subscriptions } = yield* recording
+        const subscription = yield* Scope.make()
+        // A heartbeat that would wait 30 s for its answer: only interruption can end it sooner.
+        yield* Context.get(context, Notifications).listen(topic, subscriber).pipe(
+          Effect.provideService(Heartbeat, { every: Duration.millis(100), timeout: Duration.seconds(30) }),
+          Scope.extend(subscription)
+        )
+        expect(yield* Ref.get(subscriptions)).toBe(1)
+        // The server goes away: the subscription is trying to open again, and never can.
+        yield* proxy.cut
+        yield* Effect.sleep("600 millis")
+        const closed = yield* Scope.close(subscription, Exit.void).pipe(Effect.timeout("3 seconds"), Effect.exit)
+        expect(Exit.isSuccess(closed)).toBe(true)
+        yield* proxy.restore
+
+        // Open, then silent: the heartbeat's wait is what closing has to end.
+        const again = yield* Scope.make()
+        yield* Context.get(context, Notifications).listen(topic, subscriber).pipe(
+          Effect.provideService(Heartbeat, { every: Duration.millis(100), timeout: Duration.seconds(30) }),
+          Scope.extend(again)
+        )
+        expect(yield* Ref.get(subscriptions)).toBe(2)
+        yield* proxy.setDelay(60_000)
+        yield* Effect.sleep("300 millis")
+        const closedSilent = yield* Scope.close(again, Exit.void).pipe(Effect.timeout("3 seconds"), Effect.exit)
+        expect(Exit.isSuccess(closedSilent)).toBe(true)
+        yield* proxy.setDelay(0)
       }),
     60_000
   )
