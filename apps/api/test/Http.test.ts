@@ -106,27 +106,12 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("HTTP
 
   it.effect("a JSON body streamed without a content-length answers 413 once it runs over the limit", () =>
     Effect.gen(function*() {
-      const baseUrl = new URL(yield* TestServer.baseUrl)
-      const answer = yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
-        const request = Http.request({
-          host: baseUrl.hostname,
-          port: baseUrl.port,
-          method: "POST",
-          path: "/api/v1/auth/login",
-          headers: { "content-type": "application/json", "transfer-encoding": "chunked" }
-        }, (response) => {
-          let body = ""
-          response.setEncoding("utf8")
-          response.on("data", (chunk: string) => (body += chunk))
-          response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body })))
-        })
-        request.on("error", (error) => resume(Effect.fail(error)))
-        request.write("{\"email\":\"a@example.com\",\"password\":\"")
-        const chunk = "x".repeat(64 * 1024)
-        for (let sent = 0; sent <= TestServer.maxBodyBytes; sent += chunk.length) request.write(chunk)
-        request.end("\"}")
-        return Effect.sync(() => request.destroy())
-      }).pipe(Effect.timeout("10 seconds"))
+      const answer = yield* TestServer.postChunked("/api/v1/auth/login", {
+        head: "{\"email\":\"a@example.com\",\"password\":\"",
+        filler: "x".repeat(64 * 1024),
+        atLeastBytes: TestServer.maxBodyBytes,
+        tail: "\"}"
+      })
       expect(answer.status).toBe(413)
       expect(decodeErrorBody(JSON.parse(answer.body))).toMatchObject({ _tag: "PayloadTooLarge" })
       // The connection was not reset: the server is there for the next request.

@@ -7,7 +7,6 @@ import { expect, layer } from "@effect/vitest"
 import * as Database from "@nestfleet/db/Database"
 import { Effect, Schedule } from "effect"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Path from "node:path"
 import * as AuthFlows from "./AuthFlows.js"
 import { channelOf, deliver } from "./IntakeFlows.js"
@@ -206,27 +205,12 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(declared.body).toMatchObject({ _tag: "PayloadTooLarge", limitBytes: TestServer.maxBodyBytes })
 
       // Chunked, with no content-length: the limit is applied while the body is read.
-      const baseUrl = new URL(yield* TestServer.baseUrl)
-      const streamed = yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
-        const request = Http.request({
-          host: baseUrl.hostname,
-          port: baseUrl.port,
-          method: "POST",
-          path: `/api/v1/webhooks/${channelId}`,
-          headers: { ...oversized.headers, "transfer-encoding": "chunked" }
-        }, (response) => {
-          let body = ""
-          response.setEncoding("utf8")
-          response.on("data", (chunk: string) => (body += chunk))
-          response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body })))
-        })
-        // The server reads the rest into nothing: the answer arrives, never a reset.
-        request.on("error", (error) => resume(Effect.fail(error)))
-        const chunk = oversized.body.slice(0, 64 * 1024)
-        for (let sent = 0; sent <= TestServer.maxBodyBytes; sent += chunk.length) request.write(chunk)
-        request.end()
-        return Effect.sync(() => request.destroy())
-      }).pipe(Effect.timeout("10 seconds"))
+      // The server reads the rest into nothing: the answer arrives, never a reset.
+      const streamed = yield* TestServer.postChunked(
+        `/api/v1/webhooks/${channelId}`,
+        { filler: oversized.body.slice(0, 64 * 1024), atLeastBytes: TestServer.maxBodyBytes },
+        oversized.headers
+      )
       expect(streamed.status).toBe(413)
       expect(JSON.parse(streamed.body)).toMatchObject({ _tag: "PayloadTooLarge" })
       expect(yield* countOf("select 1 from deliveries where channel_id = $1", [channelId])).toBe(0)

@@ -10,6 +10,7 @@ import { ConfigProvider, Duration, Effect, Layer } from "effect"
 import { ApiServicesLive } from "../src/ApiServices.js"
 import { WorkerLive } from "@nestfleet/worker/Worker"
 import * as Http from "../src/Http.js"
+import * as NodeHttp from "node:http"
 
 export const maxBodyBytes = 1024 * 1024
 
@@ -83,3 +84,36 @@ export const request = (path: string, init?: RequestInit) =>
       }
       return { status: response.status, headers: response.headers, body }
     }))
+
+/**
+ * POSTs a body streamed without a content-length (chunked), the way `fetch` never sends
+ * one: `head`, then `filler` until more than `atLeastBytes` were written, then `tail`.
+ * Answers the status and the body text; fails when the connection breaks instead.
+ */
+export const postChunked = (
+  path: string,
+  body: { readonly head?: string; readonly filler: string; readonly atLeastBytes: number; readonly tail?: string },
+  headers: Readonly<Record<string, string>> = { "content-type": "application/json" }
+) =>
+  Effect.flatMap(baseUrl, (base) => {
+    const url = new URL(base)
+    return Effect.async<{ readonly status: number; readonly body: string }, Error>((resume) => {
+      const request = NodeHttp.request({
+        host: url.hostname,
+        port: url.port,
+        method: "POST",
+        path,
+        headers: { ...headers, "transfer-encoding": "chunked" }
+      }, (response) => {
+        let text = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (text += chunk))
+        response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body: text })))
+      })
+      request.on("error", (error) => resume(Effect.fail(error)))
+      if (body.head !== undefined) request.write(body.head)
+      for (let sent = 0; sent <= body.atLeastBytes; sent += body.filler.length) request.write(body.filler)
+      request.end(body.tail)
+      return Effect.sync(() => request.destroy())
+    }).pipe(Effect.timeout("10 seconds"))
+  })
