@@ -42,13 +42,11 @@ const app = Layer.mergeAll(HttpLive, withWorker ? WorkerLive : Layer.empty).pipe
 const SharedSecretsConfig = Config.all([DatabaseConfig, KeysConfig]).pipe(
   Config.mapOrFail(([database, keys]) => {
     if (Option.isNone(database.url)) return Either.right(undefined)
+    const required = (value: Option.Option<unknown>, name: string, shape: string) =>
+      Option.isNone(value) ? [ConfigError.InvalidData([name], `required when DATABASE_URL is set (${shape})`)] : []
     const missing = [
-      ...(Option.isNone(keys.jwtSecret)
-        ? [ConfigError.InvalidData(["JWT_SECRET"], "required when DATABASE_URL is set (at least 32 bytes)")]
-        : []),
-      ...(Option.isNone(keys.encryptionKey)
-        ? [ConfigError.InvalidData(["ENCRYPTION_KEY"], "required when DATABASE_URL is set (64 hex characters)")]
-        : [])
+      ...required(keys.jwtSecret, "JWT_SECRET", "at least 32 bytes"),
+      ...required(keys.encryptionKey, "ENCRYPTION_KEY", "64 hex characters")
     ]
     return missing.length === 0 ? Either.right(undefined) : Either.left(missing.reduce(ConfigError.And))
   })

@@ -243,6 +243,20 @@ const slackMessage = (
   }
 }
 
+/**
+ * An event callback: what is not a person writing is ignored whatever its shape; only a
+ * person's message is read strictly.
+ */
+const slackEvent = (payload: typeof SlackEventCallback.Type): Either.Either<Inbound, string> => {
+  const { bot_id, subtype, type } = payload.event
+  if (type !== "message") return Either.right({ _tag: "Ignored", reason: `Slack ${type} events need nothing` })
+  if (!customerSubtypes.has(subtype as string | undefined) || bot_id) {
+    const what = typeof subtype === "string" ? subtype : "from a bot"
+    return Either.right({ _tag: "Ignored", reason: `Slack message ${what} needs nothing` })
+  }
+  return Either.map(decode(SlackMessageEvent, "Slack message event", payload.event), (event) => slackMessage(payload, event))
+}
+
 /** Slack sends several payload types; those we act on must be well formed, the others need nothing. */
 const slack = (json: unknown): Either.Either<Inbound, string> =>
   Either.flatMap(decode(SlackEnvelope, "Slack payload", json), ({ type }): Either.Either<Inbound, string> => {
@@ -253,19 +267,7 @@ const slack = (json: unknown): Either.Either<Inbound, string> =>
           challenge
         }))
       case "event_callback":
-        return Either.flatMap(decode(SlackEventCallback, "Slack event_callback", json), (payload) =>
-          payload.event.type !== "message"
-            ? Either.right({ _tag: "Ignored", reason: `Slack ${payload.event.type} events need nothing` })
-            // What is not a person writing is ignored whatever its shape; only messages are read strictly.
-            : !customerSubtypes.has(payload.event.subtype as string | undefined) || payload.event.bot_id
-            ? Either.right({
-              _tag: "Ignored",
-              reason: `Slack message ${typeof payload.event.subtype === "string" ? payload.event.subtype : "from a bot"} needs nothing`
-            })
-            : Either.map(
-              decode(SlackMessageEvent, "Slack message event", payload.event),
-              (event) => slackMessage(payload, event)
-            ))
+        return Either.flatMap(decode(SlackEventCallback, "Slack event_callback", json), slackEvent)
       default:
         return Either.right({ _tag: "Ignored", reason: `Slack ${type} needs nothing` })
     }

@@ -131,11 +131,14 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
         })
       )
 
+    /** The answer to a delivery seen before that stored no message. */
+    const seenBefore = new WebhookAcknowledged({ ok: true, ignored: "seen before" })
+
     /** A reopened conversation on the channel reopens its case, once per delivery. */
     const reopen = (channel: ChannelRow, reopened: InboundMessages.InboundReopen) =>
       sql.withTransaction(Effect.gen(function*() {
         const claimed = yield* cases.claimDelivery(channel.id, reopened.deliveryKeys)
-        if (claimed < reopened.deliveryKeys.length) return new WebhookAcknowledged({ ok: true, ignored: "seen before" })
+        if (claimed < reopened.deliveryKeys.length) return seenBefore
         const row = yield* cases.findByThread({ channelId: channel.id, threadKey: reopened.threadKey })
         if (Option.isNone(row)) return new WebhookAcknowledged({ ok: true, ignored: "no case for this conversation" })
         if (!reopenedBy.has(row.value.status) && row.value.status !== "closed") {
@@ -161,7 +164,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
       Effect.map(
         cases.findDelivery({ channelId: channel.id, keys: message.deliveryKeys }),
         Option.match({
-          onNone: () => new WebhookAcknowledged({ ok: true, ignored: "seen before" }),
+          onNone: () => seenBefore,
           onSome: ({ caseId, messageId }) => new WebhookDuplicate({ caseId, messageId, duplicate: true })
         })
       )
