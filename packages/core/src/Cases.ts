@@ -3,9 +3,8 @@
  * severity, a note, a request for another triage — lands in the case's timeline with who
  * made it and when.
  */
-import { SqlClient } from "@effect/sql"
+import { Transactions } from "@nestfleet/db/Transactions"
 import { CasesRepo, type CaseEventRow, type CaseRow, type MessageRow, type TriageRow } from "@nestfleet/db/CasesRepo"
-import * as Sql from "@nestfleet/db/Sql"
 import { UsersRepo } from "@nestfleet/db/UsersRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
 import {
@@ -103,7 +102,7 @@ export const caseNotFound = (id: string) => new CaseNotFound({ message: `No case
 
 export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const transactions = yield* Transactions
     const cases = yield* CasesRepo
     const users = yield* UsersRepo
     const queue = yield* JobQueue
@@ -121,7 +120,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
 
     /** The case as one moment saw it: never a triage result without the status it set. */
     const get = Effect.fn("Cases.get")(function*(id: CaseId) {
-      const read = yield* Sql.withSnapshot(sql)(Effect.gen(function*() {
+      const read = yield* transactions.withSnapshot(Effect.gen(function*() {
         const row = yield* cases.findById(id)
         if (Option.isNone(row)) return Option.none()
         const [messages, triage, timeline] = yield* Effect.all([
@@ -152,7 +151,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
           return yield* new AssigneeNotFound({ message: `No enabled user has the id ${changes.assigneeId}` })
         }
       }
-      yield* sql.withTransaction(Effect.gen(function*() {
+      yield* transactions.withTransaction(Effect.gen(function*() {
         const before = yield* lock(id)
         yield* cases.update({ id, ...changes })
         const changed = (["status", "assigneeId", "type", "severity"] as const).filter((field) =>
@@ -170,7 +169,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     }, orDieUnexpected)
 
     const addNote = Effect.fn("Cases.addNote")(function*(user: SignedInUser, id: CaseId, note: NewNote) {
-      yield* sql.withTransaction(Effect.gen(function*() {
+      yield* transactions.withTransaction(Effect.gen(function*() {
         yield* lock(id)
         const message = yield* cases.insertMessage({
           caseId: id,
@@ -188,7 +187,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     }, orDieUnexpected)
 
     const retriage = Effect.fn("Cases.retriage")(function*(user: SignedInUser, id: CaseId) {
-      return yield* sql.withTransaction(Effect.gen(function*() {
+      return yield* transactions.withTransaction(Effect.gen(function*() {
         yield* lock(id)
         const job = yield* queue.send(TriageJob, { caseId: id, reason: "retriage" as const }).pipe(Effect.orDie)
         const data = { jobId: Option.getOrNull(job) }
@@ -199,5 +198,5 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
 
     return { list, get, update, addNote, retriage } as const
   }),
-  dependencies: [CasesRepo.Default, UsersRepo.Default]
+  dependencies: [Transactions.Default, CasesRepo.Default, UsersRepo.Default]
 }) {}

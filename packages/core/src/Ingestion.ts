@@ -4,7 +4,7 @@
  * claim the delivery, find or open the case, store the message and its timeline event,
  * and enqueue the case's triage. A redelivery finds what the first delivery made.
  */
-import { SqlClient } from "@effect/sql"
+import { Transactions } from "@nestfleet/db/Transactions"
 import { CasesRepo, type CaseRow } from "@nestfleet/db/CasesRepo"
 import type { CaseStatus } from "@nestfleet/domain/Cases"
 import { ChannelId } from "@nestfleet/domain/Channels"
@@ -39,7 +39,7 @@ type ChannelRow = Option.Option.Value<Effect.Effect.Success<ReturnType<Channels[
 
 export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Ingestion", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const transactions = yield* Transactions
     const channels = yield* Channels
     const cases = yield* CasesRepo
     const queue = yield* JobQueue
@@ -67,7 +67,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
       })
 
     const record = (channel: ChannelRow, message: InboundMessages.InboundMessage) =>
-      sql.withTransaction(Effect.gen(function*() {
+      transactions.withTransaction(Effect.gen(function*() {
         // A message that answers nothing most likely starts a thread: try that, claim and all, in one statement.
         if (message.repliesTo.length === 0) {
           const started = yield* cases.openThread({
@@ -136,7 +136,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
 
     /** A reopened conversation on the channel reopens its case, once per delivery. */
     const reopen = (channel: ChannelRow, reopened: InboundMessages.InboundReopen) =>
-      sql.withTransaction(Effect.gen(function*() {
+      transactions.withTransaction(Effect.gen(function*() {
         const claimed = yield* cases.claimDelivery(channel.id, reopened.deliveryKeys)
         if (claimed < reopened.deliveryKeys.length) return seenBefore
         const row = yield* cases.findByThread({ channelId: channel.id, threadKey: reopened.threadKey })
@@ -201,5 +201,5 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
 
     return { deliver } as const
   }),
-  dependencies: [CasesRepo.Default, Channels.Default]
+  dependencies: [Transactions.Default, CasesRepo.Default, Channels.Default]
 }) {}

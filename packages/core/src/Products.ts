@@ -1,5 +1,5 @@
 /** Products and their pipeline policy. Settings not given keep their current (or default) values. */
-import { SqlClient } from "@effect/sql"
+import { Transactions } from "@nestfleet/db/Transactions"
 import { ProductsRepo, type ProductRow } from "@nestfleet/db/ProductsRepo"
 import { Product, type ProductId, ProductSettings, type ProductSettingsPatch } from "@nestfleet/domain/Products"
 import { type NewProduct, type ProductChanges, ProductList, ProductNotFound } from "@nestfleet/domain/ProductsApi"
@@ -15,7 +15,7 @@ export const productNotFound = (id: string) => new ProductNotFound({ message: `N
 
 export class Products extends Effect.Service<Products>()("@nestfleet/core/Products", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const transactions = yield* Transactions
     const repo = yield* ProductsRepo
 
     const list = Effect.fn("Products.list")(function*() {
@@ -39,7 +39,7 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
 
     /** Two admins changing different settings at once both keep their change: the merge runs on the locked row. */
     const update = Effect.fn("Products.update")(function*(id: ProductId, changes: ProductChanges) {
-      const row = yield* sql.withTransaction(Effect.gen(function*() {
+      const row = yield* transactions.withTransaction(Effect.gen(function*() {
         const current = yield* repo.lock(id)
         if (Option.isNone(current)) return yield* productNotFound(id)
         return yield* repo.update(id, {
@@ -54,5 +54,5 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
 
     return { list, get, create, update } as const
   }),
-  dependencies: [ProductsRepo.Default]
+  dependencies: [Transactions.Default, ProductsRepo.Default]
 }) {}

@@ -5,7 +5,7 @@
  * A refresh token is good once. Presenting one that was already traded means someone else
  * has a copy, so the whole session — every token descended from that sign-in — is revoked.
  */
-import { SqlClient } from "@effect/sql"
+import { Transactions } from "@nestfleet/db/Transactions"
 import { SessionsRepo } from "@nestfleet/db/SessionsRepo"
 import { type UserRow, UsersRepo } from "@nestfleet/db/UsersRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
@@ -40,7 +40,7 @@ export const sessionUser = (user: UserRow) =>
 
 export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessions", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const transactions = yield* Transactions
     const users = yield* UsersRepo
     const sessions = yield* SessionsRepo
     const passwords = yield* Passwords
@@ -91,7 +91,7 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
 
     /** In one transaction: find the presented token, retire it and add its successor. */
     const rotate = (token: Redacted.Redacted<string>) =>
-      sql.withTransaction(Effect.gen(function*() {
+      transactions.withTransaction(Effect.gen(function*() {
         const found = yield* sessions.findByTokenHashForUpdate(RefreshTokens.hash(token))
         if (Option.isNone(found)) return { _tag: "Refused", reason: "unknown refresh token" } as Rotation
         const row = found.value
@@ -157,5 +157,5 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
 
     return { login, refresh, logout, authenticate } as const
   }),
-  dependencies: [UsersRepo.Default, SessionsRepo.Default, LoginThrottle.Default, Passwords.Default]
+  dependencies: [Transactions.Default, UsersRepo.Default, SessionsRepo.Default, LoginThrottle.Default, Passwords.Default]
 }) {}

@@ -6,7 +6,7 @@
  */
 import { Llm } from "@nestfleet/ai/Llm"
 import * as TriageTask from "@nestfleet/ai/TriageTask"
-import { SqlClient } from "@effect/sql"
+import { Transactions } from "@nestfleet/db/Transactions"
 import { CasesRepo } from "@nestfleet/db/CasesRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import type { CaseId, CaseStatus } from "@nestfleet/domain/Cases"
@@ -20,7 +20,7 @@ const maxInputCharacters = 20_000
 
 export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const transactions = yield* Transactions
     const cases = yield* CasesRepo
     const products = yield* ProductsRepo
     const llm = yield* Llm
@@ -47,7 +47,7 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
       const product = yield* Effect.flatten(products.findById(row.productId))
       const confident = result.confidence >= product.settings.triageMinConfidence
 
-      yield* sql.withTransaction(Effect.gen(function*() {
+      yield* transactions.withTransaction(Effect.gen(function*() {
         const current = yield* Effect.flatten(cases.lock(caseId))
         const stored = yield* cases.insertTriage({
           caseId,
@@ -90,5 +90,5 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
 
     return { run } as const
   }),
-  dependencies: [CasesRepo.Default, ProductsRepo.Default]
+  dependencies: [Transactions.Default, CasesRepo.Default, ProductsRepo.Default]
 }) {}

@@ -3,7 +3,7 @@
  * passwords; everyone changes their own. There is always at least one enabled admin.
  * Whatever takes a user's access away — disabling, a new password — signs them out.
  */
-import { SqlClient } from "@effect/sql"
+import { Transactions } from "@nestfleet/db/Transactions"
 import { SessionsRepo } from "@nestfleet/db/SessionsRepo"
 import { type UserRow, UsersRepo } from "@nestfleet/db/UsersRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
@@ -44,7 +44,7 @@ const keepsAdmin = (row: UserRow, changes: UserChanges) =>
 
 export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
   effect: Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const transactions = yield* Transactions
     const users = yield* UsersRepo
     const sessions = yield* SessionsRepo
     const passwords = yield* Passwords
@@ -66,7 +66,7 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
 
     const update = Effect.fn("Users.update")(function*(id: UserId, changes: UserChanges) {
       const normalized = { ...changes, roles: changes.roles && normalizeRoles(changes.roles) }
-      const row = yield* sql.withTransaction(Effect.gen(function*() {
+      const row = yield* transactions.withTransaction(Effect.gen(function*() {
         const current = yield* orNotFound(id, users.findById(id))
         if (!keepsAdmin(current, normalized)) {
           const admins = yield* users.lockEnabledAdmins()
@@ -85,7 +85,7 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
     const setPassword = (id: UserId, password: Redacted.Redacted<string>, keepSessionId?: string) =>
       Effect.gen(function*() {
         const passwordHash = yield* passwords.hash(password)
-        yield* sql.withTransaction(Effect.gen(function*() {
+        yield* transactions.withTransaction(Effect.gen(function*() {
           const updated = yield* users.setPasswordHash({ id, passwordHash })
           if (Option.isNone(updated)) return yield* userNotFound(id)
           yield* sessions.revokeAllOfUser({ userId: id, exceptFamilyId: keepSessionId })
@@ -137,5 +137,5 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
 
     return { list, create, update, resetPassword, changeOwnPassword, ensureFirstAdmin } as const
   }),
-  dependencies: [UsersRepo.Default, SessionsRepo.Default, Passwords.Default]
+  dependencies: [Transactions.Default, UsersRepo.Default, SessionsRepo.Default, Passwords.Default]
 }) {}
