@@ -1,9 +1,10 @@
 /**
  * The HTTP server: the `NestFleetApi` contract with its handlers, OpenAPI at
  * `/api/v1/openapi.json`, interactive docs at `/api/v1/docs`, and the edge middleware
- * (request id, access log, one error shape, body limit). Closing the layer drains it.
+ * (request id, access log, security headers, one error shape, body limit). Closing the
+ * layer drains it.
  */
-import { HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { apiPrefix, NestFleetApi } from "@nestfleet/domain/Api"
 import { ShutdownTimeout } from "@nestfleet/jobs/JobsConfig"
@@ -14,11 +15,13 @@ import { AccessMiddlewareLive } from "./auth/AccessMiddleware.js"
 import { AuthHttpLive } from "./auth/AuthHttp.js"
 import { SessionHttpLive } from "./auth/SessionHttp.js"
 import { HealthHttpLive } from "./health/HealthHttp.js"
+import * as AccessLog from "./http/AccessLog.js"
 import * as ApiFailures from "./http/ApiFailures.js"
 import { DrainingIncomingMessage } from "./http/DrainingRequest.js"
 import * as ErrorBodies from "./http/ErrorBodies.js"
 import { drainOnClose } from "./http/GracefulShutdown.js"
 import * as RequestId from "./http/RequestId.js"
+import * as SecurityHeaders from "./http/SecurityHeaders.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { CasesHttpLive } from "./cases/CasesHttp.js"
 import { ChannelsHttpLive } from "./channels/ChannelsHttp.js"
@@ -40,9 +43,9 @@ export const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
   Layer.provide(AccessMiddlewareLive)
 )
 
-/** Outermost first: request id, access log, one error shape. */
+/** Outermost first: request id, access log, security headers, one error shape. */
 const edge = (app: HttpApp.Default): HttpApp.Default<never, never> =>
-  app.pipe(ErrorBodies.middleware, HttpMiddleware.logger, RequestId.middleware)
+  app.pipe(ErrorBodies.middleware, SecurityHeaders.middleware, AccessLog.middleware, RequestId.middleware)
 
 export interface ServerOptions {
   readonly listen: Net.ListenOptions

@@ -11,11 +11,10 @@ import { SystemStatus } from "@nestfleet/core/SystemStatus"
 import { Users } from "@nestfleet/core/Users"
 import { ErrorBody } from "@nestfleet/domain/Errors"
 import { Health } from "@nestfleet/domain/HealthApi"
-import * as Logging from "@nestfleet/observability/Logging"
 import { expect, layer } from "@effect/vitest"
 import { type Context, Data, Duration, Effect, Layer, Schema } from "effect"
-import { Writable } from "node:stream"
 import * as Http from "../src/Http.js"
+import * as LogCapture from "./LogCapture.js"
 import * as TestServer from "./TestServer.js"
 
 const secret = "hunter2-database-password"
@@ -56,15 +55,8 @@ const otherServices = Layer.mergeAll(
   unused(Cases)
 )
 
-const logLines: Array<Record<string, unknown>> = []
-const logSink = new Writable({
-  write(chunk, _encoding, callback) {
-    for (const line of String(chunk).split("\n")) {
-      if (line.trim() !== "") logLines.push(JSON.parse(line))
-    }
-    callback()
-  }
-})
+const logs = LogCapture.make()
+const logLines = logs.lines
 
 const EdgeLayer = Http.makeLayer({
   listen: { port: 0, host: "127.0.0.1" },
@@ -73,7 +65,7 @@ const EdgeLayer = Http.makeLayer({
 }).pipe(
   Layer.provide(systemStatusDouble),
   Layer.provide(otherServices),
-  Layer.provide(Logging.layer({ destination: logSink })),
+  Layer.provide(logs.layer),
   Layer.orDie
 )
 
@@ -107,11 +99,11 @@ layer(EdgeLayer, { excludeTestServices: true })("HTTP edge", (it) => {
       expect(lines.find((line) => line.msg === "Sent HTTP response")).toMatchObject({
         level: "info",
         "http.method": "GET",
-        "http.url": "/api/v1/health",
+        "http.path": "/api/v1/health",
         "http.status": 200
       })
       // No request line leaves without an id.
-      const requestLines = logLines.filter((line) => "http.url" in line)
+      const requestLines = logLines.filter((line) => "http.path" in line)
       expect(requestLines.every((line) => typeof line.requestId === "string")).toBe(true)
     }))
 
@@ -126,5 +118,72 @@ layer(EdgeLayer, { excludeTestServices: true })("HTTP edge", (it) => {
       expect(JSON.stringify(response.body)).not.toContain("DatabaseExploded")
       const logged = logLines.find((line) => line.requestId === "undeclared.failure.1" && line.level === "error")
       expect(String(logged?.err)).toContain("DatabaseExploded")
+    }))
+
+  it.effect("the access log keeps the path and the names of the query parameters, never their values", () =>
+    Effect.gen(function*() {
+      const query = "?access_token=SECRET-TOKEN-1&q=customer+words+here&q=again&eyJhbGciOiJIUzI1NiJ9.e30.sig-as-a-name"
+      const found = yield* TestServer.request(`/api/v1/health${query}`, { headers: { "x-request-id": "query.check.0001" } })
+      expect(found.status).toBe(200)
+      expect(logs.of("query.check.0001")).toEqual([
+        expect.objectContaining({
+          level: "info",
+          msg: "Sent HTTP response",
+          "http.path": "/api/v1/health",
+          "http.query": "access_token,q,(withheld)",
+          "http.status": 200
+        })
+      ])
+      // An unknown route: its answer and its log line keep the values out too.
+      const missing = yield* TestServer.request("/api/v1/nowhere?access_token=SECRET-TOKEN-2", {
+        headers: { "x-request-id": "query.check.0002" }
+      })
+      expect(missing.status).toBe(404)
+      expect(decodeErrorBody(missing.body).message).toBe("No route for GET /api/v1/nowhere")
+      expect(logs.of("query.check.0002")).toEqual([
+        expect.objectContaining({ "http.path": "/api/v1/nowhere", "http.query": "access_token", "http.status": 404 })
+      ])
+      expect(JSON.stringify(logLines)).not.toMatch(/SECRET-TOKEN|customer|eyJhbGci/)
+    }))
+
+  it.effect("every answer carries no-store and nosniff: success, 400, 500 and the platform's 404", () =>
+    Effect.gen(function*() {
+      const answers = {
+        success: yield* TestServer.request("/api/v1/health"),
+        badJson: yield* TestServer.request("/api/v1/auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "{"
+        }),
+        defect: yield* TestServer.request("/api/v1/ready"),
+        unknownRoute: yield* TestServer.request("/no/such/route"),
+        docs: yield* TestServer.request("/api/v1/docs")
+      }
+      for (const [kind, answer] of Object.entries(answers)) {
+        expect([kind, answer.headers.get("cache-control"), answer.headers.get("x-content-type-options")])
+          .toEqual([kind, "no-store", "nosniff"])
+      }
+      expect([answers.success.status, answers.badJson.status, answers.defect.status, answers.unknownRoute.status])
+        .toEqual([200, 400, 500, 404])
+    }))
+
+  it.effect("a client's X-Request-Id is used only when it is 8 to 64 plain characters, on errors and 404s too", () =>
+    Effect.gen(function*() {
+      const idOf = (path: string, requestId: string) =>
+        Effect.map(TestServer.request(path, { headers: { "x-request-id": requestId } }), (response) => ({
+          header: response.headers.get("x-request-id"),
+          body: (response.body as { requestId?: string }).requestId
+        }))
+      const longest = `${"a".repeat(60)}.:-_`
+      for (const path of ["/api/v1/health", "/api/v1/ready", "/no/such/route"]) {
+        const kept = yield* idOf(path, longest)
+        expect([path, kept.header]).toEqual([path, longest])
+        if (path !== "/api/v1/health") expect([path, kept.body]).toEqual([path, longest])
+        for (const refused of [`${longest}b`, "short", "has space-in-it", "quote\"s-and<tags>", "a".repeat(200)]) {
+          const replaced = yield* idOf(path, refused)
+          expect([path, refused, replaced.header]).toEqual([path, refused, expect.stringMatching(/^[0-9a-f-]{36}$/)])
+          if (path !== "/api/v1/health") expect(replaced.body).toBe(replaced.header)
+        }
+      }
     }))
 })

@@ -12,6 +12,7 @@ import { Effect, Layer, Runtime } from "effect"
 import fc from "fast-check"
 import * as AuthFlows from "./AuthFlows.js"
 import { channelOf, deliver } from "./IntakeFlows.js"
+import { awkwardJson, awkwardObject, awkwardText } from "./JsonArbitraries.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
@@ -22,21 +23,26 @@ const rowsOf = (table: "cases" | "messages" | "deliveries") =>
   Effect.flatMap(Database.Database, ({ pool }) =>
     Effect.promise(() => pool.query(`select count(*)::int as n from ${table}`).then((result) => result.rows[0].n as number)))
 
-/** JSON values shaped like the payloads, with fields missing, mistyped or oversized. */
+/**
+ * JSON values shaped like the payloads, with fields missing, mistyped or oversized, and
+ * strings PostgreSQL cannot store as they are (lone surrogates, NUL characters).
+ */
 const nearMiss = fc.oneof(
   fc.json(),
+  awkwardJson,
   fc.record({
-    externalId: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
-    subject: fc.oneof(fc.string(), fc.constant(""), fc.string({ minLength: 290, maxLength: 400 })),
-    body: fc.oneof(fc.string(), fc.array(fc.string())),
-    customer: fc.oneof(fc.constant({}), fc.object(), fc.string())
+    externalId: fc.oneof(fc.string(), fc.integer(), fc.constant(null), awkwardText),
+    subject: fc.oneof(fc.string(), fc.constant(""), fc.string({ minLength: 290, maxLength: 400 }), awkwardText),
+    body: fc.oneof(fc.string(), fc.array(fc.string()), awkwardText),
+    customer: fc.oneof(fc.constant({}), fc.object(), fc.string(), awkwardObject),
+    metadata: fc.oneof(awkwardObject, awkwardJson)
   }, { requiredKeys: [] }),
   fc.record({
     messageId: fc.oneof(fc.string(), fc.constant(null)),
     inReplyTo: fc.oneof(fc.string(), fc.integer()),
     references: fc.oneof(fc.string(), fc.array(fc.string())),
-    from: fc.oneof(fc.record({ email: fc.string() }), fc.string()),
-    to: fc.string(),
+    from: fc.oneof(fc.record({ email: fc.string() }), fc.string(), fc.record({ email: awkwardText, name: awkwardText })),
+    to: fc.oneof(fc.string(), awkwardText, fc.array(awkwardText)),
     subject: fc.string(),
     text: fc.oneof(fc.string(), fc.integer())
   }, { requiredKeys: [] }),
@@ -44,7 +50,11 @@ const nearMiss = fc.oneof(
     type: fc.constantFrom("event_callback", "url_verification", "app_rate_limited"),
     event_id: fc.string(),
     challenge: fc.oneof(fc.string(), fc.integer()),
-    event: fc.oneof(fc.object(), fc.record({ type: fc.constant("message"), text: fc.string(), ts: fc.string() }))
+    event: fc.oneof(
+      fc.object(),
+      fc.record({ type: fc.constant("message"), text: fc.string(), ts: fc.string() }),
+      fc.record({ type: fc.constant("message"), text: awkwardText, ts: awkwardText, user: awkwardText, channel: awkwardText })
+    )
   }, { requiredKeys: [] })
 ).map((value) => JSON.stringify(value) ?? "null")
 

@@ -4,8 +4,10 @@
  * type has its payload Schema; a body that does not fit answers 400 naming the problem.
  */
 import type { ChannelType } from "@nestfleet/domain/Channels"
-import { jsonDocument } from "@nestfleet/domain/Text"
-import { Either, ParseResult, Schema } from "effect"
+import * as DecodeIssues from "@nestfleet/domain/DecodeIssues"
+import { depthOf, holdsNul, jsonDocument, mayHoldUnstorableText, replaceLoneSurrogates } from "@nestfleet/domain/Text"
+import { Either, Schema } from "effect"
+import { createHash } from "node:crypto"
 import type { Headers } from "./WebhookSignatures.js"
 
 export type InboundCustomer = {
@@ -56,9 +58,10 @@ const subjectOf = (text: string) => {
   return (line.length > 120 ? `${line.slice(0, 117)}...` : line) || "(no subject)"
 }
 
+/** Names each field that does not fit and the rule it broke, never the value sent (see `DecodeIssues`). */
 const decode = <A, I>(schema: Schema.Schema<A, I>, what: string, json: unknown): Either.Either<A, string> =>
   Schema.decodeUnknownEither(schema, { errors: "all" })(json).pipe(
-    Either.mapLeft((error) => `Not a ${what}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+    Either.mapLeft((error) => `Not a ${what}: ${DecodeIssues.describe(DecodeIssues.fromParseError(error))}`)
   )
 
 // ---- generic webhook ----
@@ -142,6 +145,8 @@ const GitHubIssue = Schema.Struct({
   title: Schema.String,
   body: Schema.NullOr(Schema.String),
   html_url: Schema.optional(Schema.String),
+  /** Moved on by every change of the issue, a reopening among them: it tells one reopening from the next. */
+  updated_at: Schema.optional(Schema.String),
   user: GitHubUser,
   /** Present when the "issue" is a pull request: its conversation is code review, not support. */
   pull_request: Schema.optional(Schema.Unknown)
@@ -167,6 +172,17 @@ const GitHubIssueCommentEvent = Schema.Struct({
 })
 
 const issueThread = (repository: string, issue: { readonly number: number }) => `github-issue:${repository}#${issue.number}`
+
+/**
+ * The key of one reopening of an issue, whatever delivery carries it. GitHub signs the body
+ * only, so the same signed body may come again under a new X-GitHub-Delivery (a replay): it
+ * is that reopening seen before. A later reopening has a later `updated_at`; without one,
+ * the body itself (as read) names the event.
+ */
+const reopeningKey = (payload: typeof GitHubIssuesEvent.Type, json: unknown) =>
+  payload.issue.updated_at !== undefined
+    ? `github-reopen:${payload.issue.id}@${payload.issue.updated_at}`
+    : `github-reopen:${payload.issue.id}#${createHash("sha256").update(JSON.stringify(json)).digest("base64url")}`
 
 // ---- Slack Events API ----
 
@@ -290,7 +306,7 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
           ? payload.action === "reopened" && payload.issue.pull_request === undefined
             ? {
               _tag: "Reopen",
-              deliveryKeys,
+              deliveryKeys: [...deliveryKeys, reopeningKey(payload, json)],
               threadKey: issueThread(payload.repository.full_name, payload.issue),
               by: payload.issue.user.login
             }
@@ -332,19 +348,43 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
   }
 }
 
-/** Reads a verified delivery's JSON body; Left with what is wrong with it. */
-/** PostgreSQL stores no NUL character in text or jsonb: a body holding one is refused up front. */
-class NulCharacter extends Error {}
-const refuseNul = (key: string, value: unknown) => {
-  if (key.includes("\u0000") || (typeof value === "string" && value.includes("\u0000"))) throw new NulCharacter()
-  return value
-}
-
 const maxWebhookIdLength = 256
+
+/**
+ * Deeper than any channel sends. A parsed body may nest as deep as its text allows, but
+ * writing it back as JSON (a log line, a key derived from it) would overflow the stack.
+ */
+const maxBodyDepth = 64
 
 /** Refuses bytes that are not UTF-8 rather than reading them as replacement characters. */
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
+/**
+ * The body as JSON PostgreSQL can store, or what is wrong with it. A NUL character is refused
+ * wherever it is (no column holds one); a lone surrogate becomes U+FFFD, in keys too (see
+ * `Text`). Both can only arrive as `\u` escapes in text decoded as strict UTF-8, so a body
+ * without such an escape — nearly every delivery — is not walked for them.
+ */
+const parseBody = (body: Uint8Array): Either.Either<unknown, string> => {
+  let text: string
+  try {
+    text = utf8.decode(body)
+  } catch {
+    return Either.left("The body is not UTF-8 text, as JSON must be")
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return Either.left(`The body is not JSON: ${DecodeIssues.jsonSyntaxProblem(error)}`)
+  }
+  if (depthOf(json, maxBodyDepth) > maxBodyDepth) return Either.left(`The body nests deeper than ${maxBodyDepth} levels`)
+  if (!mayHoldUnstorableText(text)) return Either.right(json)
+  if (holdsNul(json)) return Either.left("The body holds a NUL character (\\u0000), which cannot be stored")
+  return Either.right(replaceLoneSurrogates(json))
+}
+
+/** Reads a verified delivery's JSON body; Left with what is wrong with it. */
 export const read = (type: ChannelType, headers: Headers, body: Uint8Array): Either.Either<Inbound, string> => {
   if ((headers["webhook-id"]?.length ?? 0) > maxWebhookIdLength) {
     return Either.left(`The webhook-id header is over ${maxWebhookIdLength} characters`)
@@ -352,20 +392,9 @@ export const read = (type: ChannelType, headers: Headers, body: Uint8Array): Eit
   if ((headers["x-github-delivery"]?.length ?? 0) > maxWebhookIdLength) {
     return Either.left(`The X-GitHub-Delivery header is over ${maxWebhookIdLength} characters`)
   }
-  let json: unknown
-  try {
-    json = JSON.parse(utf8.decode(body), refuseNul)
-  } catch (error) {
-    return Either.left(
-      error instanceof TypeError
-        ? "The body is not UTF-8 text, as JSON must be"
-        : error instanceof NulCharacter
-        ? "The body holds a NUL character (\\u0000), which cannot be stored"
-        : error instanceof RangeError
-        ? "The body nests deeper than it can be read"
-        : `The body is not JSON: ${(error as Error).message}`
-    )
-  }
+  const parsed = parseBody(body)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const json = parsed.right
   switch (type) {
     case "webhook":
       return Either.map(decode(GenericPayload, "webhook message", json), (payload) => generic(payload, headers))

@@ -222,9 +222,29 @@ describe("InboundMessages.read", () => {
       expect(Either.isRight(reopened) && reopened.right).toMatchObject({
         _tag: "Reopen",
         threadKey: opened.threadKey,
-        deliveryKeys: ["github-delivery:72d3162e-cc78-11e3-81ab-4c9367dc0958"],
+        deliveryKeys: ["github-delivery:72d3162e-cc78-11e3-81ab-4c9367dc0958", "github-reopen:444500041@2021-10-11T16:40:56Z"],
         by: "Codertocat"
       })
+    })
+
+    it("keys a reopening by the event, not the delivery: the same body under another delivery id is the same reopening", () => {
+      const reopen = (delivery: string, body: Uint8Array) => {
+        const inbound = right(read("github", { "x-github-event": "issues", "x-github-delivery": delivery }, body))
+        if (inbound._tag !== "Reopen") return expect.fail(`expected a Reopen, got ${JSON.stringify(inbound)}`)
+        return inbound.deliveryKeys[1]!
+      }
+      const payload = fixtureJson("issues.reopened.json")
+      const first = reopen("d1", fixture("issues.reopened.json"))
+      expect(reopen("d2", fixture("issues.reopened.json"))).toBe(first)
+      // A later reopening of the issue moved its updated_at on.
+      expect(reopen("d3", json({ ...payload, issue: { ...payload.issue, updated_at: "2021-10-12T08:30:00Z" } }))).not.toBe(first)
+
+      // Without updated_at, the body names the event.
+      const { updated_at: _, ...undated } = payload.issue
+      const withoutTime = reopen("d4", json({ ...payload, issue: undated }))
+      expect(withoutTime).toMatch(/^github-reopen:444500041#[\w-]{43}$/)
+      expect(reopen("d5", json({ ...payload, issue: undated }))).toBe(withoutTime)
+      expect(reopen("d6", json({ ...payload, issue: { ...undated, title: "Another title" } }))).not.toBe(withoutTime)
     })
 
     it("ignores other issues actions", () => {

@@ -33,8 +33,11 @@ const statusTags: Record<number, string> = {
 
 const defaultMessage = (request: HttpServerRequest.HttpServerRequest, status: number) => {
   switch (status) {
-    case 404:
-      return `No route for ${request.method} ${request.url}`
+    case 404: {
+      // The path only: the query's values are the client's, and may be secrets (see AccessLog).
+      const queryAt = request.url.indexOf("?")
+      return `No route for ${request.method} ${queryAt < 0 ? request.url : request.url.slice(0, queryAt)}`
+    }
     case 503:
       return "The server is unavailable or shutting down"
     case 500:

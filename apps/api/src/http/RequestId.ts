@@ -1,7 +1,7 @@
 /**
- * Every request gets an id: the caller's `x-request-id` when it is a plain token (a proxy
- * may have set it), else a new one. It is on every log line of the request, in the
- * response headers, and in every error body (see ErrorBodies).
+ * Every request gets an id: the caller's `x-request-id` when it is a short, plain token (a
+ * proxy may have set it; see `isAcceptableRequestId`), else a new one. It is on every log
+ * line of the request, in the response headers, and in every error body (see ErrorBodies).
  */
 import { HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { isAcceptableRequestId, requestIdHeader } from "@nestfleet/domain/RequestId"
