@@ -27,5 +27,7 @@ export const ApiServicesLive = FirstAdminLive.pipe(
       Cases.Default
     )
   ),
+  // Both carry ServerKeys.Default, one layer value, which a build memoizes: the server's keys
+  // are resolved once for the two of them.
   Layer.provide(Layer.merge(AccessTokens.Default, SecretCipher.Default))
 )

@@ -4,53 +4,31 @@
  * embedded database, which a single process owns.
  */
 import { AuthConfig } from "@nestfleet/core/AuthConfig"
-import { KeysConfig } from "@nestfleet/core/KeysConfig"
+import { ServerKeys } from "@nestfleet/core/ServerKeys"
 import { LlmConfig } from "@nestfleet/ai/LlmConfig"
 import * as Database from "@nestfleet/db/Database"
 import { DatabaseConfig } from "@nestfleet/db/DatabaseConfig"
 import * as Migrator from "@nestfleet/db/Migrator"
 import * as Sql from "@nestfleet/db/Sql"
-import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { JobsConfig } from "@nestfleet/jobs/JobsConfig"
 import { LoggingConfig } from "@nestfleet/observability/LoggingConfig"
 import { runMain } from "@nestfleet/observability/Main"
 import { TracingConfig } from "@nestfleet/observability/TracingConfig"
-import { WorkerLive } from "@nestfleet/worker/Worker"
-import { Config, ConfigError, Either, Layer, Option } from "effect"
-import { ApiServicesLive } from "./ApiServices.js"
+import { Config, Layer } from "effect"
+import { makeAppLive } from "./App.js"
 import { HttpLive } from "./Http.js"
 import { HttpConfig } from "./HttpConfig.js"
 
 const withWorker = process.argv.includes("--with-worker")
 const service = withWorker ? "nestfleet" : "nestfleet-api"
 
-const app = Layer.mergeAll(HttpLive, withWorker ? WorkerLive : Layer.empty).pipe(
-  Layer.provide(ApiServicesLive),
-  // On its own the API only sends jobs; with the worker it works them too.
-  Layer.provideMerge(withWorker ? JobQueue.Default : JobQueue.SendOnly),
-  Layer.provide(Migrator.layer),
+/** The server at DATABASE_URL or the embedded database, with pending migrations applied. */
+const MigratedDatabase = Migrator.layer.pipe(
   Layer.provideMerge(Sql.layer),
-  Layer.provide(Database.layer)
+  Layer.provideMerge(Database.layer)
 )
 
-/**
- * Several API processes share one PostgreSQL server, so they must share the secret that
- * signs access tokens and the key that encrypts secrets at rest: with DATABASE_URL,
- * JWT_SECRET and ENCRYPTION_KEY are required (the embedded database keeps generated ones
- * in its data dir).
- */
-const SharedSecretsConfig = Config.all([DatabaseConfig, KeysConfig]).pipe(
-  Config.mapOrFail(([database, keys]) => {
-    if (Option.isNone(database.url)) return Either.right(undefined)
-    const required = (value: Option.Option<unknown>, name: string, shape: string) =>
-      Option.isNone(value) ? [ConfigError.InvalidData([name], `required when DATABASE_URL is set (${shape})`)] : []
-    const missing = [
-      ...required(keys.jwtSecret, "JWT_SECRET", "at least 32 bytes"),
-      ...required(keys.encryptionKey, "ENCRYPTION_KEY", "64 hex characters")
-    ]
-    return missing.length === 0 ? Either.right(undefined) : Either.left(missing.reduce(ConfigError.And))
-  })
-)
+const AppLive = makeAppLive({ http: HttpLive, database: MigratedDatabase, withWorker })
 
 runMain({
   service,
@@ -58,11 +36,12 @@ runMain({
     DatabaseConfig,
     HttpConfig,
     AuthConfig,
-    SharedSecretsConfig,
+    // With DATABASE_URL both keys are required; checked here, before anything connects.
+    ServerKeys.config,
     JobsConfig,
     LlmConfig,
     LoggingConfig,
     TracingConfig(service)
   ]),
-  main: Layer.launch(app)
+  main: Layer.launch(AppLive)
 })

@@ -105,6 +105,10 @@ describe("the API process", () => {
       expect(messages).toContain("Worker stopped")
       // The lock on the data dir is released for the next start.
       expect(Fs.existsSync(Path.join(dataDir, "nestfleet.lock"))).toBe(false)
+      // With neither key configured, both were generated next to the database they protect.
+      for (const keyFile of ["jwt.secret", "encryption.key"]) {
+        expect(Fs.readFileSync(Path.join(dataDir, keyFile), "utf8")).toMatch(/^[0-9a-f]{64}\n$/)
+      }
     } finally {
       started.child.kill("SIGKILL")
     }

@@ -1,16 +1,15 @@
 /**
- * The real API (`Http.makeLayer`, the real services, a real database) listening on a free
- * port, and clients for it: the typed `HttpApiClient` and plain `fetch`.
+ * The real API listening on a free port — the app `main.ts` runs (`makeAppLive`), served by
+ * `Http.makeLayer`, on a test database — and clients for it: the typed `HttpApiClient` and
+ * plain `fetch`.
  */
 import { FetchHttpClient, HttpApiClient, HttpServer } from "@effect/platform"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { NestFleetApi } from "@nestfleet/domain/Api"
-import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { ConfigProvider, Duration, Effect, Layer } from "effect"
-import { ApiServicesLive } from "../src/ApiServices.js"
-import { WorkerLive } from "@nestfleet/worker/Worker"
-import * as Http from "../src/Http.js"
 import * as NodeHttp from "node:http"
+import { makeAppLive } from "../src/App.js"
+import * as Http from "../src/Http.js"
 
 export const maxBodyBytes = 1024 * 1024
 
@@ -36,6 +35,10 @@ export const config = (overrides: Readonly<Record<string, string>> = {}) =>
     )
   )
 
+/**
+ * The app on `database` (a fresh migrated one by default). Without `withWorker` it sends jobs
+ * and leaves them queued, as `pnpm start:api` does.
+ */
 export const layer = (
   database: Layer.Layer<TestDatabase.Services, unknown> = TestDatabase.layer,
   options: {
@@ -45,17 +48,15 @@ export const layer = (
     readonly withWorker?: boolean
   } = {}
 ) =>
-  Layer.mergeAll(
-    Http.makeLayer({
+  makeAppLive({
+    http: Http.makeLayer({
       listen: { port: 0, host: "127.0.0.1" },
       maxBodyBytes,
       shutdownTimeout: Duration.decode(options.shutdownTimeout ?? "5 seconds")
     }),
-    options.withWorker === true ? WorkerLive : Layer.empty
-  ).pipe(
-    Layer.provide(ApiServicesLive),
-    Layer.provideMerge(JobQueue.Default),
-    Layer.provideMerge(database),
+    database,
+    withWorker: options.withWorker === true
+  }).pipe(
     Layer.provide(config(options.config)),
     Layer.orDie
   )

@@ -6,20 +6,25 @@
  * Verification accepts exactly what `issue` produces: HS256 and nothing else (no `none`, no
  * algorithm picked by the token's header), our issuer and audience, an unexpired `exp`, and
  * string `sub` and `sid` claims.
+ *
+ * The secret comes from `ServerKeys`; "now" is Effect's `Clock`, for issuing and verifying
+ * alike. A test of a service that sits on this one (Sessions, the auth middleware) gives it
+ * a fixed secret and lets `it.effect`'s `TestClock` decide the time, so expiry is a matter of
+ * `TestClock.adjust` rather than of waiting:
+ *
+ *   const tokens = Layer.succeed(AccessTokens, AccessTokens.fromSecret(Buffer.alloc(32, 7)))
+ *   // … issue, then TestClock.adjust("16 minutes"), and verify fails with "expired".
  */
-import { Database, inMemory } from "@nestfleet/db/Database"
-import { ConfigError, Data, Duration, Effect, Option, Redacted } from "effect"
+import { Clock, Data, Duration, Effect, Redacted } from "effect"
 import { errors, jwtVerify, SignJWT } from "jose"
 import * as Crypto from "node:crypto"
-import * as DataDirSecrets from "./DataDirSecrets.js"
-import { KeysConfig } from "./KeysConfig.js"
+import { ServerKeys } from "./ServerKeys.js"
 
-export const accessTokenLifetime = Duration.minutes(15)
+const lifetimeSeconds = Duration.toSeconds(Duration.minutes(15))
 
 const issuer = "nestfleet"
 const audience = "nestfleet-api"
 const algorithm = "HS256"
-const secretBytes = 32
 const clockToleranceSeconds = 5
 
 /** Why a token was refused, for logs; the client only ever learns that it was. Never the token. */
@@ -27,12 +32,12 @@ export class InvalidAccessToken extends Data.TaggedError("InvalidAccessToken")<{
   readonly reason: string
 }> {}
 
-export interface IssuedAccessToken {
+interface IssuedAccessToken {
   readonly token: Redacted.Redacted<string>
   readonly expiresAt: Date
 }
 
-export interface AccessTokenClaims {
+interface AccessTokenClaims {
   readonly userId: string
   readonly sessionId: string
 }
@@ -54,11 +59,9 @@ const reasonOf = (error: unknown): string => {
 
 const nonEmptyString = (value: unknown): value is string => typeof value === "string" && value.length > 0
 
-const make = (secret: Uint8Array, clock: () => Date) => {
-  const lifetimeSeconds = Duration.toSeconds(accessTokenLifetime)
-
+const make = (secret: Uint8Array) => {
   const issue = Effect.fn("AccessTokens.issue")(function*(claims: AccessTokenClaims) {
-    const issuedAt = Math.floor(clock().getTime() / 1000)
+    const issuedAt = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const expiresAt = issuedAt + lifetimeSeconds
     const token = yield* Effect.promise(() =>
       new SignJWT({ sid: claims.sessionId })
@@ -75,13 +78,14 @@ const make = (secret: Uint8Array, clock: () => Date) => {
   })
 
   const verify = Effect.fn("AccessTokens.verify")(function*(token: string) {
+    const now = new Date(yield* Clock.currentTimeMillis)
     const { payload } = yield* Effect.tryPromise({
       try: () =>
         jwtVerify(token, secret, {
           algorithms: [algorithm],
           issuer,
           audience,
-          currentDate: clock(),
+          currentDate: now,
           // Several API processes may issue and verify; a clock a little ahead of ours must
           // not make a fresh token look issued in the future.
           clockTolerance: clockToleranceSeconds,
@@ -99,37 +103,10 @@ const make = (secret: Uint8Array, clock: () => Date) => {
   return { issue, verify } as const
 }
 
-/** For an embedded database in memory: sessions die with the process, and so may the key. */
-let processSecret: Buffer | undefined
-
-/**
- * JWT_SECRET when set. The embedded setup otherwise keeps a generated secret in its data
- * dir, so tokens survive a restart. Against a PostgreSQL server it is required: several
- * API processes must share one secret, and a generated one would differ per process.
- */
-const secretFromEnvironment = Effect.gen(function*() {
-  const keys = yield* KeysConfig
-  const { backend } = yield* Database
-  if (Option.isSome(keys.jwtSecret)) return Buffer.from(Redacted.value(keys.jwtSecret.value), "utf8")
-  if (backend._tag === "Server") {
-    return yield* Effect.fail(
-      ConfigError.MissingData(["JWT_SECRET"], "JWT_SECRET is required when DATABASE_URL is set (at least 32 bytes)")
-    )
-  }
-  if (backend.dataDir === inMemory) return processSecret ??= Crypto.randomBytes(secretBytes)
-  return yield* DataDirSecrets.readOrCreate(backend.dataDir, "jwt.secret", secretBytes)
-})
-
 export class AccessTokens extends Effect.Service<AccessTokens>()("@nestfleet/core/AccessTokens", {
-  effect: Effect.map(secretFromEnvironment, (secret) => make(secret, () => new Date()))
+  effect: Effect.map(ServerKeys, (keys) => make(Redacted.value(keys.jwtSecret))),
+  dependencies: [ServerKeys.Default]
 }) {
-  /**
-   * Tokens signed with `secret` (at least 32 bytes). `clock` is when "now" is, for issuing
-   * and verifying alike: a clock in the past mints tokens that are already expired.
-   */
-  static readonly fromSecret = (secret: Uint8Array, clock: () => Date = () => new Date()): AccessTokens =>
-    new AccessTokens(make(secret, clock))
-
-  /** The secret from JWT_SECRET or the data dir (see `secretFromEnvironment`); needs `Database`. */
-  static readonly layer = AccessTokens.Default
+  /** Tokens signed with `secret` (at least 32 bytes), for tests and tools: no `ServerKeys` needed. */
+  static readonly fromSecret = (secret: Uint8Array): AccessTokens => new AccessTokens(make(secret))
 }

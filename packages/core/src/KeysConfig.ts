@@ -1,8 +1,9 @@
 /**
- * The two secrets the server keeps: the key that signs access tokens and the key that
- * encrypts secrets at rest. Both are optional because the embedded setup generates its own
- * (see `DataDirSecrets`); a value that is set but too weak stops the start, naming the
- * variable and never echoing the value.
+ * The two secrets the server keeps, as configured: the key that signs access tokens and the
+ * key that encrypts secrets at rest. Both are optional here because the embedded setup
+ * generates its own; `ServerKeys` decides where each comes from, and requires both with a
+ * PostgreSQL server. A value that is set but too weak stops the start, naming the variable
+ * and never echoing the value.
  */
 import { Config, ConfigError, Either, Option, Redacted } from "effect"
 

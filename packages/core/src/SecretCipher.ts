@@ -5,16 +5,19 @@
  * A stored value says how it was written: `nfs1.<keyId>.<iv>.<ciphertext>.<tag>` (parts
  * base64url, keyId = the first 8 hex digits of SHA-256 of the key). `nfs0.<base64url of the
  * text>` is what a cipher without a key writes (tools and tests); the service always has a
- * key, and still reads such values, from before one was required. The version and key id are what a later key
- * rotation needs to find and re-encrypt old values, and they let a wrong key be reported
- * as such rather than as corruption. GCM authenticates every value: a tampered or
+ * key, and still reads such values, from before one was required. The version and key id
+ * are what a later key rotation needs to find and re-encrypt old values, and they let a
+ * wrong key be reported as such rather than as corruption. GCM authenticates every value: a tampered or
  * truncated one fails to decrypt; it never decrypts to garbage.
+ *
+ * The service's key comes from `ServerKeys`. A test of a service that stores secrets
+ * (Channels) gives it a fixed key instead, with no data dir or variable involved:
+ *
+ *   const cipher = Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(Buffer.alloc(32, 7))))
  */
-import { Database, inMemory } from "@nestfleet/db/Database"
-import { ConfigError, Data, Effect, Option, Redacted } from "effect"
+import { Data, Effect, Option, Redacted } from "effect"
 import * as Crypto from "node:crypto"
-import * as DataDirSecrets from "./DataDirSecrets.js"
-import { KeysConfig } from "./KeysConfig.js"
+import { ServerKeys } from "./ServerKeys.js"
 
 /** How a value stored without encryption begins (written by a cipher without a key). */
 export const storedInTheClear = "nfs0."
@@ -131,41 +134,10 @@ const make = (key: Option.Option<Buffer>) => {
   return { encrypt, decrypt, encrypting: Option.isSome(key) } as const
 }
 
-/** For an embedded database in memory: nothing outlives the process, so neither need the key. */
-let processKey: Buffer | undefined
-
-/**
- * ENCRYPTION_KEY when set. Otherwise the embedded setup keeps a generated key in its data
- * dir, so the zero-configuration start encrypts too. Against a PostgreSQL server it is
- * required: there is no data dir to keep a generated key in, one generated per start would
- * lose every secret on restart, and secrets are never stored in the clear.
- */
-const keyFromEnvironment = Effect.gen(function*() {
-  const keys = yield* KeysConfig
-  const { backend } = yield* Database
-  if (Option.isSome(keys.encryptionKey)) {
-    return Option.some(Buffer.from(Redacted.value(keys.encryptionKey.value), "hex"))
-  }
-  if (backend._tag === "Server") {
-    return yield* Effect.fail(
-      ConfigError.MissingData(
-        ["ENCRYPTION_KEY"],
-        "ENCRYPTION_KEY is required when DATABASE_URL is set (64 hex characters, e.g. openssl rand -hex 32)"
-      )
-    )
-  }
-  if (backend.dataDir === inMemory) {
-    return Option.some(processKey ??= Crypto.randomBytes(keyBytes))
-  }
-  return Option.some(yield* DataDirSecrets.readOrCreate(backend.dataDir, "encryption.key", keyBytes))
-})
-
 export class SecretCipher extends Effect.Service<SecretCipher>()("@nestfleet/core/SecretCipher", {
-  effect: Effect.map(keyFromEnvironment, make)
+  effect: Effect.map(ServerKeys, (keys) => make(Option.some(Redacted.value(keys.encryptionKey)))),
+  dependencies: [ServerKeys.Default]
 }) {
   /** A cipher with a given key, or plaintext mode with none; for tests and tools. */
   static readonly fromKey = (key: Option.Option<Buffer>): SecretCipher => new SecretCipher(make(key))
-
-  /** The key from ENCRYPTION_KEY or the data dir (see `keyFromEnvironment`); needs `Database`. */
-  static readonly layer = SecretCipher.Default
 }

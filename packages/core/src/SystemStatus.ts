@@ -5,7 +5,7 @@
 import { HealthRepo } from "@nestfleet/db/HealthRepo"
 import { Health, NotReady, Readiness, ReadinessChecks, type CheckStatus } from "@nestfleet/domain/HealthApi"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
-import { Duration, Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import packageJson from "../package.json" with { type: "json" }
 
 const checkTimeout = Duration.seconds(2)
@@ -23,10 +23,11 @@ export class SystemStatus extends Effect.Service<SystemStatus>()("@nestfleet/cor
   effect: Effect.gen(function*() {
     const healthRepo = yield* HealthRepo
     const jobQueue = yield* JobQueue
-    const startedAt = Date.now()
+    const startedAt = yield* Clock.currentTimeMillis
 
-    const health = Effect.sync(() =>
-      new Health({ status: "ok", version: packageJson.version, uptimeSeconds: (Date.now() - startedAt) / 1000 })
+    const health = Effect.map(
+      Clock.currentTimeMillis,
+      (now) => new Health({ status: "ok", version: packageJson.version, uptimeSeconds: (now - startedAt) / 1000 })
     )
 
     const readiness = Effect.fn("SystemStatus.readiness")(function*() {

@@ -1,10 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { ConfigProvider, Effect, Option, Redacted } from "effect"
 import * as Crypto from "node:crypto"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
-import { type Database, inMemory } from "@nestfleet/db/Database"
 import { SecretCipher, SecretDecryptionError } from "../src/SecretCipher.js"
 import * as StubDatabase from "./StubDatabase.js"
 
@@ -159,55 +155,26 @@ describe("SecretCipher", () => {
   })
 })
 
-describe("SecretCipher.layer", () => {
-  const withEnv = (env: Record<string, string>) =>
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-
-  const build = (database: Layer.Layer<Database>, env: Record<string, string> = {}) =>
+describe("SecretCipher.Default", () => {
+  const build = (env: Record<string, string>) =>
     SecretCipher.pipe(
-      Effect.provide(SecretCipher.layer.pipe(Layer.provide(database))),
-      withEnv(env)
+      Effect.provide(SecretCipher.Default),
+      Effect.provide(StubDatabase.server),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
     )
 
-  it.effect("uses ENCRYPTION_KEY when it is set", () =>
+  it.effect("encrypts with the key ServerKeys resolves: ENCRYPTION_KEY's bytes", () =>
     Effect.gen(function*() {
-      const configured = yield* build(StubDatabase.server, { ENCRYPTION_KEY: keyHex })
+      const configured = yield* build({ JWT_SECRET: "j".repeat(32), ENCRYPTION_KEY: keyHex })
       expect(configured.encrypting).toBe(true)
       const stored = yield* configured.encrypt(Redacted.make(plaintext))
       expect(stored.split(".")[1]).toBe(keyIdOf(key))
       expect(yield* decrypted(cipher, stored)).toBe(plaintext)
     }))
 
-  it.effect("against a server without ENCRYPTION_KEY refuses to start: secrets are never stored in the clear", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(build(StubDatabase.server))
-      expect(error).toMatchObject({ _op: "MissingData", path: ["ENCRYPTION_KEY"] })
-      expect(String(error)).toContain("required when DATABASE_URL is set")
-    }))
-
-  it.effect("on an embedded database generates a key in the data dir once and keeps using it", () =>
-    Effect.gen(function*() {
-      const dataDir = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "nestfleet-keys-")), "data")
-      const first = yield* build(StubDatabase.embedded(dataDir))
-      const stored = yield* first.encrypt(Redacted.make(plaintext))
-      const keyFile = Fs.readFileSync(Path.join(dataDir, "encryption.key"), "utf8").trim()
-      expect(stored.split(".")[1]).toBe(keyIdOf(Buffer.from(keyFile, "hex")))
-      const afterRestart = yield* build(StubDatabase.embedded(dataDir))
-      expect(yield* decrypted(afterRestart, stored)).toBe(plaintext)
-    }))
-
-  it.effect("on an in-memory embedded database encrypts with a key kept for the process", () =>
-    Effect.gen(function*() {
-      const first = yield* build(StubDatabase.embedded(inMemory))
-      const second = yield* build(StubDatabase.embedded(inMemory))
-      expect(first.encrypting).toBe(true)
-      const stored = yield* first.encrypt(Redacted.make(plaintext))
-      expect(yield* decrypted(second, stored)).toBe(plaintext)
-    }))
-
   it.effect("fails at start on an invalid ENCRYPTION_KEY", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(build(StubDatabase.server, { ENCRYPTION_KEY: "abc" }))
+      const error = yield* Effect.flip(build({ JWT_SECRET: "j".repeat(32), ENCRYPTION_KEY: "abc" }))
       expect(error).toMatchObject({ _op: "InvalidData", path: ["ENCRYPTION_KEY"] })
     }))
 })
