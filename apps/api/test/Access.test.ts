@@ -52,7 +52,9 @@ const requestInit = (endpoint: Walked, headers: Record<string, string>): Request
   ...(endpoint.method === "GET" || endpoint.method === "DELETE" ? {} : { body: "{}" })
 })
 
-const publicToday = ["auth.login", "auth.refresh", "health.health", "health.ready", "webhooks.deliver"]
+// Sign-out is public: it authenticates by the refresh cookie or the access token it ends, and
+// with neither there is nothing to end (a 204 either way).
+const publicToday = ["auth.login", "auth.logout", "auth.refresh", "health.health", "health.ready", "webhooks.deliver"]
 
 const users: Record<Role, AuthFlows.Credentials> = {
   admin: TestServer.admin,
@@ -78,11 +80,11 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("acce
       const [header, payload, signature] = admin.accessToken.split(".") as [string, string, string]
       const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as { sub: string; sid: string }
       const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, sid: claims.sub })).toString("base64url")}.${signature}`
-      const expiredIssuer = AccessTokens.fromSecret(
-        new TextEncoder().encode(TestServer.jwtSecret),
-        () => new Date(Date.now() - 16 * 60_000)
+      const expired = yield* AuthFlows.accessTokenIssuedAt(
+        TestServer.jwtSecret,
+        { userId: claims.sub, sessionId: claims.sid },
+        Date.now() - 16 * 60_000
       )
-      const expired = Redacted.value((yield* expiredIssuer.issue({ userId: claims.sub, sessionId: claims.sid })).token)
       const foreignIssuer = AccessTokens.fromSecret(new TextEncoder().encode("a-different-secret-of-32-bytes-or-more"))
       const foreign = Redacted.value((yield* foreignIssuer.issue({ userId: claims.sub, sessionId: claims.sid })).token)
 
@@ -100,7 +102,7 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("acce
           expect(response.body).toMatchObject({ _tag: "Unauthorized" })
         }
         // A genuine token gets past the check (whatever the endpoint then makes of `{}`). A
-        // fresh sign-in each time, as an endpoint may end its session (logout).
+        // fresh sign-in each time, so that an endpoint that ends sessions cannot fail the next.
         const genuine = yield* TestServer.request(
           urlOf(endpoint.path),
           requestInit(endpoint, { authorization: `Bearer ${(yield* AuthFlows.signIn(TestServer.admin)).accessToken}` })
@@ -114,7 +116,7 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("acce
       const admin = yield* AuthFlows.signIn(users.admin)
       yield* AuthFlows.createUser(admin.accessToken, { ...users.agent, roles: ["agent"] })
       yield* AuthFlows.createUser(admin.accessToken, { ...users.viewer, roles: ["viewer"] })
-      // A fresh sign-in for every call, as an endpoint may end its session (logout).
+      // A fresh sign-in for every call, so that an endpoint that ends sessions cannot fail the next.
       const tokenOf = (role: Role) => Effect.map(AuthFlows.signIn(users[role]), (signedIn) => signedIn.accessToken)
       for (const endpoint of endpoints.filter((endpoint) => !endpoint.isPublic)) {
         const required = endpoint.roles[0]!

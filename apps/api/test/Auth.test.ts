@@ -2,7 +2,8 @@
  * Signing in, refreshing, signing out, throttling and the access checks, on the real API
  * with a real database. Failed sign-ins come "from" addresses of their own (X-Forwarded-For,
  * trusted here as behind the proxy) so the per-address throttle of one test does not reach
- * into the next.
+ * into the next. The refresh grace window and the sign-in slow-down are short here, so the
+ * tests can wait them out.
  */
 import { expect, layer } from "@effect/vitest"
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
@@ -13,8 +14,15 @@ import * as AuthFlows from "./AuthFlows.js"
 import * as TestServer from "./TestServer.js"
 
 const addressLimit = 8
+const graceSeconds = 2
+const slowdownMaxSeconds = 1
 const serverLayer = TestServer.layer(undefined, {
-  config: { TRUST_PROXY: "true", LOGIN_MAX_FAILURES_PER_ADDRESS: String(addressLimit) }
+  config: {
+    TRUST_PROXY: "true",
+    LOGIN_MAX_FAILURES_PER_ADDRESS: String(addressLimit),
+    REFRESH_REUSE_GRACE_SECONDS: String(graceSeconds),
+    LOGIN_SLOWDOWN_MAX_SECONDS: String(slowdownMaxSeconds)
+  }
 })
 
 let addresses = 0
@@ -80,7 +88,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       const ratio = median(wrong.map((attempt) => attempt.ms)) / median(unknown.map((attempt) => attempt.ms))
       expect(ratio).toBeGreaterThan(0.5)
       expect(ratio).toBeLessThan(2)
-      // A successful sign-in clears the failures of the email (2 < 5 remain uncounted).
+      // Three failures for the email are below the slow-down: the right password answers at once.
       expect((yield* AuthFlows.login(TestServer.admin)).status).toBe(200)
     }))
 
@@ -100,13 +108,51 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       expect(again.status).toBe(200)
     }))
 
-  it.effect("a refresh token presented twice revokes its whole session", () =>
+  it.effect("within the grace window the just-rotated token answers the same successor and a fresh access token", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const first = yield* AuthFlows.refresh(signedIn.refreshToken)
+      expect(first.status).toBe(200)
+      const again = yield* AuthFlows.refresh(signedIn.refreshToken)
+      expect(again.status).toBe(200)
+      expect(again.refreshToken).toBe(first.refreshToken)
+      const access = (again.body as { accessToken: string }).accessToken
+      expect(access).not.toBe((first.body as { accessToken: string }).accessToken)
+      expect((yield* AuthFlows.call(access, "/api/v1/auth/me")).status).toBe(200)
+      // The successor goes on as any refresh token does.
+      const next = yield* AuthFlows.refresh(first.refreshToken)
+      expect(next.status).toBe(200)
+      expect(next.refreshToken).not.toBe(first.refreshToken)
+    }))
+
+  it.effect("five parallel refreshes with one cookie all answer the same successor, and the session lives on", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const results = yield* Effect.all(
+        Array.from({ length: 5 }, () => AuthFlows.refresh(signedIn.refreshToken)),
+        { concurrency: "unbounded" }
+      )
+      expect(results.map((result) => result.status)).toEqual([200, 200, 200, 200, 200])
+      const successors = new Set(results.map((result) => result.refreshToken))
+      expect(successors.size).toBe(1)
+      for (const result of results) {
+        expect((yield* AuthFlows.call((result.body as { accessToken: string }).accessToken, "/api/v1/auth/me")).status)
+          .toBe(200)
+      }
+      const next = yield* AuthFlows.refresh(results[0]!.refreshToken)
+      expect(next.status).toBe(200)
+      expect((yield* AuthFlows.call((next.body as { accessToken: string }).accessToken, "/api/v1/auth/me")).status)
+        .toBe(200)
+    }))
+
+  it.effect("a refresh token presented again after the grace window revokes its whole session", () =>
     Effect.gen(function*() {
       const signedIn = yield* AuthFlows.signIn(TestServer.admin)
       const first = yield* AuthFlows.refresh(signedIn.refreshToken)
       expect(first.status).toBe(200)
       const latestAccess = (first.body as { accessToken: string }).accessToken
 
+      yield* Effect.sleep(Duration.millis(graceSeconds * 1000 + 300))
       const reuse = yield* AuthFlows.refresh(signedIn.refreshToken)
       expect(reuse.status).toBe(401)
       expect(reuse.body).toMatchObject({ _tag: "InvalidRefreshToken" })
@@ -132,29 +178,59 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       }
     }))
 
-  it.effect("concurrent refreshes with one token: one wins, the session is then revoked", () =>
+  it.effect("a signed-out session refuses its just-rotated token, inside the grace window too", () =>
     Effect.gen(function*() {
       const signedIn = yield* AuthFlows.signIn(TestServer.admin)
-      const results = yield* Effect.all(
-        Array.from({ length: 4 }, () => AuthFlows.refresh(signedIn.refreshToken)),
-        { concurrency: "unbounded" }
-      )
-      expect(results.map((result) => result.status).sort()).toEqual([200, 401, 401, 401])
-      const winner = results.find((result) => result.status === 200)!
-      expect((yield* AuthFlows.refresh(winner.refreshToken)).status).toBe(401)
+      const first = yield* AuthFlows.refresh(signedIn.refreshToken)
+      expect(first.status).toBe(200)
+      expect((yield* AuthFlows.logout({ refreshToken: first.refreshToken! })).status).toBe(204)
+      expect((yield* AuthFlows.refresh(signedIn.refreshToken)).status).toBe(401)
+      expect((yield* AuthFlows.refresh(first.refreshToken)).status).toBe(401)
     }))
 
-  it.effect("logout revokes the session — access token and refresh cookie — and clears the cookie", () =>
+  /** The cookie a logout answer sets is cleared: empty, and expired at once. */
+  const expectCleared = (cookie: ReturnType<typeof AuthFlows.refreshCookieOf>) => {
+    expect(cookie?.value).toBe("")
+    expect(cookie?.attributes).toContain("Path=/api/v1/auth")
+    expect(cookie?.attributes).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Max-Age=0$|^Expires=Thu, 01 Jan 1970/)])
+    )
+  }
+
+  it.effect("logout with the access token alone revokes the session — access token and refresh cookie", () =>
     Effect.gen(function*() {
       const signedIn = yield* AuthFlows.signIn(TestServer.admin)
-      const logout = yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/logout", { method: "POST" })
+      const logout = yield* AuthFlows.logout({ accessToken: signedIn.accessToken })
       expect(logout.status).toBe(204)
-      const cleared = AuthFlows.refreshCookieOf(logout.headers)!
-      expect(cleared.value).toBe("")
-      expect(cleared.attributes).toContain("Path=/api/v1/auth")
+      expectCleared(logout.refreshCookie)
       expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(401)
       expect((yield* AuthFlows.refresh(signedIn.refreshToken)).status).toBe(401)
-      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/logout", { method: "POST" })).status).toBe(401)
+      // Signing out again is harmless.
+      expect((yield* AuthFlows.logout({ accessToken: signedIn.accessToken })).status).toBe(204)
+    }))
+
+  it.effect("logout with the refresh cookie alone (the access token expired) ends the session and clears the cookie", () =>
+    Effect.gen(function*() {
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const refreshed = yield* AuthFlows.refresh(signedIn.refreshToken)
+      const logout = yield* AuthFlows.logout({ refreshToken: refreshed.refreshToken! })
+      expect(logout.status).toBe(204)
+      expectCleared(logout.refreshCookie)
+      expect((yield* AuthFlows.refresh(refreshed.refreshToken)).status).toBe(401)
+      const access = (refreshed.body as { accessToken: string }).accessToken
+      expect((yield* AuthFlows.call(access, "/api/v1/auth/me")).status).toBe(401)
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(401)
+    }))
+
+  it.effect("logout with neither credential, or with ones that name nothing, answers 204 and clears the cookie", () =>
+    Effect.gen(function*() {
+      const other = yield* AuthFlows.signIn(TestServer.admin)
+      for (const credentials of [{}, { refreshToken: "x".repeat(43) }, { accessToken: "not-a-jwt" }]) {
+        const logout = yield* AuthFlows.logout(credentials)
+        expect(logout.status).toBe(204)
+        expectCleared(logout.refreshCookie)
+      }
+      expect((yield* AuthFlows.call(other.accessToken, "/api/v1/auth/me")).status).toBe(200)
     }))
 
   it.effect("expired, tampered, foreign and alg:none tokens answer 401", () =>
@@ -162,9 +238,11 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       const signedIn = yield* AuthFlows.signIn(TestServer.admin)
       const [header, payload, signature] = signedIn.accessToken.split(".") as [string, string, string]
       const claims = JSON.parse(Buffer.from(payload, "base64url").toString())
-      const secret = new TextEncoder().encode(TestServer.jwtSecret)
-      const past = AccessTokens.fromSecret(secret, () => new Date(Date.now() - 60 * 60_000))
-      const expired = yield* past.issue({ userId: claims.sub, sessionId: claims.sid })
+      const expired = yield* AuthFlows.accessTokenIssuedAt(
+        TestServer.jwtSecret,
+        { userId: claims.sub, sessionId: claims.sid },
+        Date.now() - 60 * 60_000
+      )
       const foreign = AccessTokens.fromSecret(new TextEncoder().encode("another-secret-of-at-least-32-bytes!!"))
       const foreignToken = yield* foreign.issue({ userId: claims.sub, sessionId: claims.sid })
       const promoted = Buffer.from(JSON.stringify({ ...claims, sub: "00000000-0000-4000-8000-000000000000" }))
@@ -172,7 +250,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       const none = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")
       const flipped = signature.slice(0, -2) + (signature.slice(-2) === "AA" ? "BA" : "AA")
       const tokens = {
-        expired: Redacted.value(expired.token),
+        expired,
         tampered: `${header}.${promoted}.${signature}`,
         badSignature: `${header}.${payload}.${flipped}`,
         foreign: Redacted.value(foreignToken.token),
@@ -212,15 +290,16 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       expect((yield* AuthFlows.login(agent)).status).toBe(200)
     }))
 
-  it.effect("failed sign-ins for one email answer 429 with Retry-After, even with the right password", () =>
+  it.effect("failed sign-ins for one email from one address answer 429 there; the owner still signs in from another", () =>
     Effect.gen(function*() {
       const admin = yield* AuthFlows.signIn(TestServer.admin)
       const user = { email: "throttled@nestfleet.test", password: "right-password-1234" }
       yield* AuthFlows.createUser(admin.accessToken, { ...user, roles: ["viewer"] })
+      const attacker = fromNewAddress()
       for (let i = 0; i < 5; i++) {
-        expect((yield* AuthFlows.login({ ...user, password: `wrong-password-${i}` }, fromNewAddress())).status).toBe(401)
+        expect((yield* AuthFlows.login({ ...user, password: `wrong-password-${i}` }, attacker)).status).toBe(401)
       }
-      const blocked = yield* AuthFlows.login(user, fromNewAddress())
+      const blocked = yield* AuthFlows.login(user, attacker)
       expect(blocked.status).toBe(429)
       expect(blocked.body).toMatchObject({ _tag: "TooManyLoginAttempts" })
       const retryAfter = Number(blocked.headers.get("retry-after"))
@@ -228,10 +307,51 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       expect(retryAfter).toBeLessThanOrEqual(15 * 60)
       expect((blocked.body as { retryAfterSeconds: number }).retryAfterSeconds).toBe(retryAfter)
 
+      // The owner, elsewhere, is not locked out by the attacker's failures.
+      const owner = yield* AuthFlows.login(user, fromNewAddress())
+      expect(owner.status).toBe(200)
+      // ...and signing in does not lift the attacker's block.
+      expect((yield* AuthFlows.login(user, attacker)).status).toBe(429)
+
       // An unknown email is throttled the same way, so the throttle tells nothing either.
       const nobody = { email: "nobody.throttled@nestfleet.test", password: "whatever-password" }
-      for (let i = 0; i < 5; i++) expect((yield* AuthFlows.login(nobody, fromNewAddress())).status).toBe(401)
-      expect((yield* AuthFlows.login(nobody, fromNewAddress())).status).toBe(429)
+      const guesser = fromNewAddress()
+      for (let i = 0; i < 5; i++) expect((yield* AuthFlows.login(nobody, guesser)).status).toBe(401)
+      expect((yield* AuthFlows.login(nobody, guesser)).status).toBe(429)
+    }))
+
+  it.effect("parallel wrong passwords from one address get no more tries than sequential ones", () =>
+    Effect.gen(function*() {
+      const address = fromNewAddress()
+      const results = yield* Effect.all(
+        Array.from({ length: 12 }, (_, i) =>
+          AuthFlows.login({ email: "parallel@nestfleet.test", password: `guess-number-${i}` }, address)),
+        { concurrency: "unbounded" }
+      )
+      const statuses = results.map((result) => result.status).sort()
+      expect(statuses).toEqual([...Array(5).fill(401), ...Array(7).fill(429)])
+    }))
+
+  it.effect("failures for an email from many addresses slow its sign-ins down, for a bounded time, without blocking them", () =>
+    Effect.gen(function*() {
+      const admin = yield* AuthFlows.signIn(TestServer.admin)
+      const user = { email: "slowed@nestfleet.test", password: "right-password-5678" }
+      yield* AuthFlows.createUser(admin.accessToken, { ...user, roles: ["viewer"] })
+      const unknown = { email: "nobody.slowed@nestfleet.test", password: "whatever-password" }
+      for (const email of [user.email, unknown.email]) {
+        for (let i = 0; i < 5; i++) {
+          expect((yield* AuthFlows.login({ email, password: `wrong-password-${i}` }, fromNewAddress())).status).toBe(401)
+        }
+      }
+      const owner = yield* timed(AuthFlows.login(user, fromNewAddress()))
+      expect(owner.value.status).toBe(200)
+      const guess = yield* timed(AuthFlows.login(unknown, fromNewAddress()))
+      expect(guess.value.status).toBe(401)
+      // Both wait the same, so the slow-down does not tell which email has an account.
+      for (const attempt of [owner, guess]) {
+        expect(attempt.ms).toBeGreaterThanOrEqual(slowdownMaxSeconds * 1000 - 50)
+        expect(attempt.ms).toBeLessThan(slowdownMaxSeconds * 1000 + 5000)
+      }
     }))
 
   it.effect("failed sign-ins from one address answer 429, whichever emails they try", () =>

@@ -2,8 +2,9 @@
  * Signing in against a test server the way a browser client does: JSON bodies, the bearer
  * token in `Authorization`, the refresh token in a cookie.
  */
+import { AccessTokens } from "@nestfleet/core/AccessTokens"
 import { refreshCookie } from "@nestfleet/domain/AuthApi"
-import { Effect } from "effect"
+import { Effect, Redacted, TestClock, TestContext } from "effect"
 import * as TestServer from "./TestServer.js"
 
 export interface Credentials {
@@ -49,6 +50,19 @@ export const refresh = (refreshToken: string | undefined) =>
     (response) => ({ ...response, refreshToken: refreshCookieOf(response.headers)?.value })
   )
 
+/** Signs out with whichever credentials are given: the refresh cookie, the access token, both or neither. */
+export const logout = (credentials: { readonly refreshToken?: string; readonly accessToken?: string }) =>
+  Effect.map(
+    TestServer.request("/api/v1/auth/logout", {
+      method: "POST",
+      headers: {
+        ...(credentials.refreshToken === undefined ? {} : { cookie: `${refreshCookie.name}=${credentials.refreshToken}` }),
+        ...(credentials.accessToken === undefined ? {} : { authorization: `Bearer ${credentials.accessToken}` })
+      }
+    }),
+    (response) => ({ ...response, refreshCookie: refreshCookieOf(response.headers) })
+  )
+
 /** A request with a bearer token; `body` is sent as JSON. */
 export const call = (
   accessToken: string,
@@ -77,3 +91,18 @@ export const createUser = (
         ? Effect.succeed((response.body as { id: string }).id)
         : Effect.dieMessage(`creating ${user.email} answered ${response.status}: ${JSON.stringify(response.body)}`)
   )
+
+/**
+ * An access token signed with `secret` as if issued at `issuedAt` (epoch milliseconds): an
+ * hour ago, it is expired now. Issued on a `TestClock` set to that time.
+ */
+export const accessTokenIssuedAt = (
+  secret: string,
+  claims: { readonly userId: string; readonly sessionId: string },
+  issuedAt: number
+) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(issuedAt)
+    const issued = yield* AccessTokens.fromSecret(new TextEncoder().encode(secret)).issue(claims)
+    return Redacted.value(issued.token)
+  }).pipe(Effect.provide(TestContext.TestContext))

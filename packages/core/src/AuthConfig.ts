@@ -1,12 +1,22 @@
 import { Email, passwordMinLength } from "@nestfleet/domain/Users"
 import { Config, ConfigError, Either, Option, Redacted, Schema } from "effect"
 
+/** A throttle key that is blocked past a number of failures. */
 export interface LoginThrottlePolicy {
   /** Failed sign-ins counted together; an older window starts over. */
   readonly windowSeconds: number
-  /** Failures in one window that block the key. */
+  /** Failures in one window the key may have; one more attempt blocks it. */
   readonly limit: number
   readonly blockSeconds: number
+}
+
+/** An email's failures from every address together: past a count, sign-ins wait, never blocked. */
+export interface LoginSlowdownPolicy {
+  readonly windowSeconds: number
+  /** Failures in one window that cost nothing; each one after them doubles the wait. */
+  readonly afterFailures: number
+  /** The longest any sign-in waits. */
+  readonly maxDelaySeconds: number
 }
 
 export interface AuthConfig {
@@ -16,9 +26,21 @@ export interface AuthConfig {
   readonly adminEmail: string
   /** The first admin's password; when absent one is generated and printed once in the start log. */
   readonly adminPassword: Option.Option<Redacted.Redacted>
-  readonly throttlePerEmail: LoginThrottlePolicy
+  /** One email from one client address. */
+  readonly throttlePerEmailAndAddress: LoginThrottlePolicy
+  /** One client address, whichever emails it tries. */
   readonly throttlePerAddress: LoginThrottlePolicy
+  /** One email from everywhere. */
+  readonly slowdownPerEmail: LoginSlowdownPolicy
+  /** How long a rotated refresh token still answers its successor (parallel refreshes); 0 turns it off. */
+  readonly refreshReuseGraceSeconds: number
 }
+
+const integerIn = (name: string, fallback: number, min: number, max: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: `Expected an integer from ${min} to ${max}`, validation: (n) => n >= min && n <= max }),
+    Config.withDefault(fallback)
+  )
 
 const positiveInteger = (name: string, fallback: number) =>
   Config.integer(name).pipe(
@@ -50,7 +72,7 @@ export const AuthConfig: Config.Config<AuthConfig> = Config.all({
   cookieSecure: Config.boolean("COOKIE_SECURE").pipe(Config.withDefault(true)),
   adminEmail: email,
   adminPassword,
-  throttlePerEmail: Config.all({
+  throttlePerEmailAndAddress: Config.all({
     windowSeconds: blockSeconds,
     limit: positiveInteger("LOGIN_MAX_FAILURES_PER_EMAIL", 5),
     blockSeconds
@@ -59,5 +81,13 @@ export const AuthConfig: Config.Config<AuthConfig> = Config.all({
     windowSeconds: blockSeconds,
     limit: positiveInteger("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
     blockSeconds
-  })
+  }),
+  slowdownPerEmail: Config.all({
+    windowSeconds: blockSeconds,
+    afterFailures: positiveInteger("LOGIN_SLOWDOWN_AFTER_FAILURES", 5),
+    // A minute at most: longer, and clients and proxies give up on the answer.
+    maxDelaySeconds: integerIn("LOGIN_SLOWDOWN_MAX_SECONDS", 10, 1, 60)
+  }),
+  // Long enough for tabs that refresh together, short enough that a stolen token is of no use.
+  refreshReuseGraceSeconds: integerIn("REFRESH_REUSE_GRACE_SECONDS", 20, 0, 60)
 })

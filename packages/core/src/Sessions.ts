@@ -4,19 +4,47 @@
  *
  * A refresh token is good once. Presenting one that was already traded means someone else
  * has a copy, so the whole session — every token descended from that sign-in — is revoked.
+ * Except just after the trade: two tabs refreshing at once present the same token, and
+ * within REFRESH_REUSE_GRACE_SECONDS of its rotation the later one gets the successor the
+ * first was given (the same refresh token, a fresh access token) instead of signing the user
+ * out. The grace holds only while that successor is the session's live token, and never for
+ * a revoked or expired session.
+ *
+ * For that the successor's token is kept on the rotated row, encrypted with SecretCipher,
+ * and dropped when the window has passed, the successor is rotated in turn, or the session
+ * ends. The alternative — deriving the successor from the presented token with a server key —
+ * keeps no copy, but whoever had that key and had once seen a token could compute every
+ * later token of its session, silently; a copy lives for seconds and is nothing without the
+ * key.
+ *
+ * Time comes from Effect's `Clock` and is handed to the repository, so a `TestClock` drives
+ * expiry and the grace window. To run the service over test doubles, give it (as
+ * `packages/core/test/Sessions.test.ts` does):
+ *
+ *   Sessions.DefaultWithoutDependencies.pipe(Layer.provide([
+ *     makeTestLayer(SessionsRepo)({ … }), makeTestLayer(UsersRepo)({ … }),
+ *     makeTestLayer(LoginThrottle)({ … }), Transactions.Passthrough, Passwords.Default,
+ *     Layer.succeed(AccessTokens, AccessTokens.fromSecret(secret)),
+ *     Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(key)))
+ *   ]))
+ *
+ * with `makeTestLayer` from `@nestfleet/domain/testing/TestLayer` (an unstubbed repository
+ * method dies, naming itself) and `it.effect`'s `TestClock` as the clock.
  */
 import { Transactions } from "@nestfleet/db/Transactions"
-import { SessionsRepo } from "@nestfleet/db/SessionsRepo"
+import { type SessionRow, SessionsRepo } from "@nestfleet/db/SessionsRepo"
 import { type UserRow, UsersRepo } from "@nestfleet/db/UsersRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
 import { InvalidCredentials, InvalidRefreshToken, Session, SessionUser } from "@nestfleet/domain/AuthApi"
 import { Forbidden, Unauthorized } from "@nestfleet/domain/Errors"
 import { hasRole, type Role, UserId } from "@nestfleet/domain/Users"
-import { Effect, Option, Redacted, Schema } from "effect"
+import { Clock, Effect, Option, Redacted, Schema } from "effect"
 import { AccessTokens } from "./AccessTokens.js"
+import { AuthConfig } from "./AuthConfig.js"
 import { LoginThrottle } from "./LoginThrottle.js"
 import { Passwords } from "./Passwords.js"
 import * as RefreshTokens from "./RefreshTokens.js"
+import { SecretCipher } from "./SecretCipher.js"
 import { orDieUnexpected } from "./Unexpected.js"
 
 /** What a sign-in or refresh hands out: the session for the body, the refresh token for the cookie. */
@@ -24,6 +52,12 @@ export interface SessionGrant {
   readonly session: Session
   readonly refreshToken: Redacted.Redacted<string>
   readonly refreshExpiresAt: Date
+}
+
+/** What a sign-out may name the session by; either may be missing, or name nothing. */
+export interface SignOutCredentials {
+  readonly refreshToken: Option.Option<Redacted.Redacted<string>>
+  readonly accessToken: Option.Option<Redacted.Redacted<string>>
 }
 
 const invalidCredentials = new InvalidCredentials({ message: "The email or the password is wrong" })
@@ -38,76 +72,122 @@ const isUuid = Schema.is(Schema.UUID)
 export const sessionUser = (user: UserRow) =>
   new SessionUser({ id: user.id, email: user.email, name: user.name, roles: user.roles })
 
+type Rotation =
+  | { readonly _tag: "Granted"; readonly grant: SessionGrant }
+  | { readonly _tag: "Refused"; readonly reason: string }
+
+const granted = (grant: SessionGrant): Rotation => ({ _tag: "Granted", grant })
+const refused = (reason: string): Rotation => ({ _tag: "Refused", reason })
+
 export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessions", {
   effect: Effect.gen(function*() {
     const transactions = yield* Transactions
+    const repo = yield* SessionsRepo
     const users = yield* UsersRepo
-    const sessions = yield* SessionsRepo
     const passwords = yield* Passwords
     const accessTokens = yield* AccessTokens
+    const cipher = yield* SecretCipher
     const throttle = yield* LoginThrottle
+    const graceMillis = (yield* AuthConfig).refreshReuseGraceSeconds * 1000
 
-    /** Stores a refresh token for `user` (in `familyId`, or a new family) and issues the pair. */
-    const grant = Effect.fn("Sessions.grant")(function*(user: UserRow, familyId?: string) {
-      const refreshToken = RefreshTokens.generate()
-      const refreshExpiresAt = new Date(Date.now() + RefreshTokens.lifetimeSeconds * 1000)
-      const row = yield* sessions.insert({
-        familyId,
-        userId: user.id,
-        tokenHash: RefreshTokens.hash(refreshToken),
-        expiresAt: refreshExpiresAt
+    /** The credentials of session `familyId` for `user`: `refreshToken` and a fresh access token. */
+    const issue = (user: UserRow, familyId: string, refreshToken: Redacted.Redacted<string>, refreshExpiresAt: Date) =>
+      Effect.map(accessTokens.issue({ userId: user.id, sessionId: familyId }), (access): SessionGrant => ({
+        session: new Session({ accessToken: access.token, expiresAt: access.expiresAt, user: sessionUser(user) }),
+        refreshToken,
+        refreshExpiresAt
+      }))
+
+    /** Stores a new refresh token for `user`, in `familyId` or a new family. */
+    const addToken = (user: UserRow, now: number, familyId?: string) =>
+      Effect.gen(function*() {
+        const refreshToken = RefreshTokens.generate()
+        const row = yield* repo.insert({
+          familyId,
+          userId: user.id,
+          tokenHash: RefreshTokens.hash(refreshToken),
+          expiresAt: new Date(now + RefreshTokens.lifetimeSeconds * 1000)
+        })
+        return { row, refreshToken }
       })
-      const access = yield* accessTokens.issue({ userId: user.id, sessionId: row.familyId })
-      const session = new Session({ accessToken: access.token, expiresAt: access.expiresAt, user: sessionUser(user) })
-      return { session, refreshToken, refreshExpiresAt } satisfies SessionGrant
-    })
 
     const login = Effect.fn("Sessions.login")(
       function*(email: string, password: Redacted.Redacted<string>, clientAddress: Option.Option<string>) {
-        yield* throttle.check(email, clientAddress)
+        yield* throttle.admit(email, clientAddress)
         const user = yield* users.findByEmail(email)
         // The same work whether or not the email exists, so timing does not tell.
         const valid = Option.isSome(user)
           ? yield* passwords.verify(password, user.value.passwordHash)
           : yield* passwords.verifyAgainstNothing(password)
-        if (!valid || Option.isNone(user) || user.value.disabled) {
-          yield* throttle.recordFailure(email, clientAddress)
-          return yield* invalidCredentials
-        }
-        yield* throttle.recordSuccess(email)
+        if (!valid || Option.isNone(user) || user.value.disabled) return yield* invalidCredentials
+        yield* throttle.recordSuccess(email, clientAddress)
         yield* Effect.annotateCurrentSpan("userId", user.value.id)
         // The password is at hand only now: the moment to move an old hash to today's parameters.
         if (passwords.needsRehash(user.value.passwordHash)) {
           yield* users.setPasswordHash({ id: user.value.id, passwordHash: yield* passwords.hash(password) })
         }
-        return yield* grant(user.value)
+        const { refreshToken, row } = yield* addToken(user.value, yield* Clock.currentTimeMillis)
+        return yield* issue(user.value, row.familyId, refreshToken, row.expiresAt)
       },
       orDieUnexpected
     )
 
-    type Rotation =
-      | { readonly _tag: "Granted"; readonly grant: SessionGrant }
-      | { readonly _tag: "Refused"; readonly reason: string }
+    /** The enabled user a session belongs to; when they are disabled or gone, the session is revoked. */
+    const ownerOf = (row: SessionRow, now: number) =>
+      Effect.gen(function*() {
+        const user = yield* users.findById(row.userId)
+        if (Option.isSome(user) && !user.value.disabled) return user
+        yield* repo.revokeFamily({ familyId: row.familyId, at: new Date(now) })
+        return Option.none<UserRow>()
+      })
+
+    const revokeAsReused = (row: SessionRow, now: number) =>
+      Effect.as(repo.revokeFamily({ familyId: row.familyId, at: new Date(now) }), refused("refresh token reused; session revoked"))
+
+    /**
+     * A token already traded, presented again: within the grace window, and while the
+     * successor it was traded for is the session's live token, that successor once more;
+     * otherwise a reuse, and the session is revoked.
+     */
+    const reissue = (row: SessionRow, rotatedAt: Date, now: number) =>
+      Effect.gen(function*() {
+        if (row.successorToken === null || now - rotatedAt.getTime() >= graceMillis) {
+          return yield* revokeAsReused(row, now)
+        }
+        const token = yield* Effect.option(cipher.decrypt(row.successorToken))
+        // Not the client's doing (the key changed under us): refused, but nothing revoked.
+        if (Option.isNone(token)) return refused("the successor's copy cannot be decrypted")
+        const successor = yield* repo.findByTokenHashForUpdate(RefreshTokens.hash(token.value))
+        if (Option.isNone(successor) || successor.value.rotatedAt !== null || successor.value.revokedAt !== null) {
+          return yield* revokeAsReused(row, now)
+        }
+        if (successor.value.expiresAt.getTime() <= now) return refused("expired session")
+        const user = yield* ownerOf(row, now)
+        if (Option.isNone(user)) return refused("user disabled or gone")
+        return granted(yield* issue(user.value, row.familyId, token.value, successor.value.expiresAt))
+      })
 
     /** In one transaction: find the presented token, retire it and add its successor. */
     const rotate = (token: Redacted.Redacted<string>) =>
       transactions.withTransaction(Effect.gen(function*() {
-        const found = yield* sessions.findByTokenHashForUpdate(RefreshTokens.hash(token))
-        if (Option.isNone(found)) return { _tag: "Refused", reason: "unknown refresh token" } as Rotation
+        const found = yield* repo.findByTokenHashForUpdate(RefreshTokens.hash(token))
+        // After the lock: a refresh that waited for another's turn judges by the time it got its own.
+        const now = yield* Clock.currentTimeMillis
+        if (Option.isNone(found)) return refused("unknown refresh token")
         const row = found.value
-        if (row.revokedAt !== null) return { _tag: "Refused", reason: "revoked session" } as Rotation
-        if (row.rotatedAt !== null) {
-          yield* sessions.revokeFamily(row.familyId)
-          return { _tag: "Refused", reason: "refresh token reused; session revoked" } as Rotation
-        }
-        if (row.expiresAt.getTime() <= Date.now()) return { _tag: "Refused", reason: "expired session" } as Rotation
-        const user = yield* users.findById(row.userId)
-        if (Option.isNone(user) || user.value.disabled) {
-          yield* sessions.revokeFamily(row.familyId)
-          return { _tag: "Refused", reason: "user disabled or gone" } as Rotation
-        }
-        yield* sessions.markRotated(row.id)
-        return { _tag: "Granted", grant: yield* grant(user.value, row.familyId) } as Rotation
+        if (row.revokedAt !== null) return refused("revoked session")
+        if (row.rotatedAt !== null) return yield* reissue(row, row.rotatedAt, now)
+        if (row.expiresAt.getTime() <= now) return refused("expired session")
+        const user = yield* ownerOf(row, now)
+        if (Option.isNone(user)) return refused("user disabled or gone")
+        const successor = yield* addToken(user.value, now, row.familyId)
+        yield* repo.markRotated({
+          id: row.id,
+          familyId: row.familyId,
+          at: new Date(now),
+          successorToken: graceMillis > 0 ? yield* cipher.encrypt(successor.refreshToken) : null
+        })
+        return granted(yield* issue(user.value, row.familyId, successor.refreshToken, successor.row.expiresAt))
       }))
 
     const refresh = Effect.fn("Sessions.refresh")(function*(token: Option.Option<Redacted.Redacted<string>>) {
@@ -116,6 +196,8 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
       }
       // Committed before answering: a reuse must stay revoked although the request fails.
       const rotation = yield* rotate(token.value)
+      // Outside the transaction, and skipping rows other refreshes hold: tidying never waits.
+      yield* repo.dropSuccessorCopies(new Date((yield* Clock.currentTimeMillis) - graceMillis))
       if (rotation._tag === "Refused") {
         yield* Effect.logInfo(`Refresh refused: ${rotation.reason}`)
         return yield* invalidRefreshToken
@@ -123,8 +205,24 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
       return rotation.grant
     }, orDieUnexpected)
 
-    const logout = Effect.fn("Sessions.logout")(function*(user: SignedInUser) {
-      yield* sessions.revokeFamily(user.sessionId)
+    /**
+     * Ends the session the refresh token names (any token of it, rotated or not) and the one
+     * the access token names, if valid. Credentials that name nothing end nothing: signing
+     * out is idempotent, and says nothing about what was presented.
+     */
+    const logout = Effect.fn("Sessions.logout")(function*(credentials: SignOutCredentials) {
+      const at = new Date(yield* Clock.currentTimeMillis)
+      const refreshToken = Option.filter(credentials.refreshToken, (token) => RefreshTokens.isWellFormed(Redacted.value(token)))
+      if (Option.isSome(refreshToken)) {
+        yield* repo.revokeFamilyOfToken({ tokenHash: RefreshTokens.hash(refreshToken.value), at })
+      }
+      const accessToken = Option.filter(credentials.accessToken, (token) => Redacted.value(token) !== "")
+      const claims = Option.isSome(accessToken)
+        ? yield* Effect.option(accessTokens.verify(Redacted.value(accessToken.value)))
+        : Option.none()
+      if (Option.isSome(claims) && isUuid(claims.value.sessionId)) {
+        yield* repo.revokeFamily({ familyId: claims.value.sessionId, at })
+      }
     }, orDieUnexpected)
 
     const unauthorized = (message: string) => new Unauthorized({ message })
@@ -139,7 +237,8 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
           Effect.mapError(() => unauthorized("The access token is invalid or expired"))
         )
         if (!isUserId(claims.userId) || !isUuid(claims.sessionId)) return yield* unauthorized("The access token is invalid or expired")
-        const user = yield* users.findSignedIn({ id: claims.userId, sessionId: claims.sessionId })
+        const at = new Date(yield* Clock.currentTimeMillis)
+        const user = yield* users.findSignedIn({ id: claims.userId, sessionId: claims.sessionId, at })
         if (Option.isNone(user)) return yield* unauthorized("The session has ended or the user is disabled; sign in again")
         if (!hasRole(user.value.roles, required)) {
           return yield* new Forbidden({ message: `This needs the ${required} role` })

@@ -2,6 +2,11 @@
  * Managing users: admins add them, change their roles, disable them and reset their
  * passwords; everyone changes their own. There is always at least one enabled admin.
  * Whatever takes a user's access away — disabling, a new password — signs them out.
+ *
+ * To run it over test doubles, as `packages/core/test/Users.test.ts` does for the last-admin
+ * rule: `Users.DefaultWithoutDependencies` over `makeTestLayer(UsersRepo)({ … })`,
+ * `makeTestLayer(SessionsRepo)({ … })` (from `@nestfleet/domain/testing/TestLayer`; an
+ * unstubbed method dies, naming itself), `Transactions.Passthrough` and `Passwords.Default`.
  */
 import { Transactions } from "@nestfleet/db/Transactions"
 import { SessionsRepo } from "@nestfleet/db/SessionsRepo"
@@ -10,7 +15,7 @@ import type { SignedInUser } from "@nestfleet/domain/Access"
 import { CurrentPasswordIncorrect } from "@nestfleet/domain/AuthApi"
 import { Role, User, type UserId } from "@nestfleet/domain/Users"
 import { LastAdmin, type NewUser, type UserChanges, UserList, UserNotFound } from "@nestfleet/domain/UsersApi"
-import { Array, Effect, Option, Redacted } from "effect"
+import { Array, Clock, Effect, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { AuthConfig } from "./AuthConfig.js"
 import { Passwords } from "./Passwords.js"
@@ -45,16 +50,16 @@ const keepsAdmin = (row: UserRow, changes: UserChanges) =>
 export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
   effect: Effect.gen(function*() {
     const transactions = yield* Transactions
-    const users = yield* UsersRepo
+    const repo = yield* UsersRepo
     const sessions = yield* SessionsRepo
     const passwords = yield* Passwords
 
     const list = Effect.fn("Users.list")(function*() {
-      return new UserList({ items: (yield* users.list()).map(toUser) })
+      return new UserList({ items: (yield* repo.list()).map(toUser) })
     }, orDieUnexpected)
 
     const create = Effect.fn("Users.create")(function*(input: NewUser) {
-      const row = yield* users.insert({
+      const row = yield* repo.insert({
         email: input.email,
         name: input.name,
         passwordHash: yield* passwords.hash(input.password),
@@ -67,15 +72,15 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
     const update = Effect.fn("Users.update")(function*(id: UserId, changes: UserChanges) {
       const normalized = { ...changes, roles: changes.roles && normalizeRoles(changes.roles) }
       const row = yield* transactions.withTransaction(Effect.gen(function*() {
-        const current = yield* orNotFound(id, users.findById(id))
+        const current = yield* orNotFound(id, repo.findById(id))
         if (!keepsAdmin(current, normalized)) {
-          const admins = yield* users.lockEnabledAdmins()
+          const admins = yield* repo.lockEnabledAdmins()
           if (admins.length === 1 && admins[0]!.id === id) {
             return yield* new LastAdmin({ message: "This is the last enabled admin; make another user admin first" })
           }
         }
-        const updated = yield* orNotFound(id, users.update({ id, ...normalized }))
-        if (updated.disabled) yield* sessions.revokeAllOfUser({ userId: id })
+        const updated = yield* orNotFound(id, repo.update({ id, ...normalized }))
+        if (updated.disabled) yield* sessions.revokeAllOfUser({ userId: id, at: new Date(yield* Clock.currentTimeMillis) })
         return updated
       }))
       yield* Effect.logInfo("User updated").pipe(Effect.annotateLogs({ userId: id, disabled: row.disabled }))
@@ -86,9 +91,10 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
       Effect.gen(function*() {
         const passwordHash = yield* passwords.hash(password)
         yield* transactions.withTransaction(Effect.gen(function*() {
-          const updated = yield* users.setPasswordHash({ id, passwordHash })
+          const updated = yield* repo.setPasswordHash({ id, passwordHash })
           if (Option.isNone(updated)) return yield* userNotFound(id)
-          yield* sessions.revokeAllOfUser({ userId: id, exceptFamilyId: keepSessionId })
+          const at = new Date(yield* Clock.currentTimeMillis)
+          yield* sessions.revokeAllOfUser({ userId: id, exceptFamilyId: keepSessionId, at })
         }))
       })
 
@@ -100,7 +106,7 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
     /** The signed-in user's own change: the current password first; their other sessions end. */
     const changeOwnPassword = Effect.fn("Users.changeOwnPassword")(
       function*(user: SignedInUser, current: Redacted.Redacted<string>, next: Redacted.Redacted<string>) {
-        const row = yield* orNotFound(user.id, users.findById(user.id))
+        const row = yield* orNotFound(user.id, repo.findById(user.id))
         if (!(yield* passwords.verify(current, row.passwordHash))) {
           return yield* new CurrentPasswordIncorrect({ message: "The current password is wrong" })
         }
@@ -116,10 +122,10 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
      */
     const ensureFirstAdmin = Effect.gen(function*() {
       const config = yield* AuthConfig
-      if ((yield* users.list()).length > 0) return
+      if ((yield* repo.list()).length > 0) return
       const generated = Option.isNone(config.adminPassword)
       const password = Option.getOrElse(config.adminPassword, () => Redacted.make(randomBytes(18).toString("base64url")))
-      const created = yield* users.insertFirst({
+      const created = yield* repo.insertFirst({
         email: config.adminEmail,
         name: "Admin",
         passwordHash: yield* passwords.hash(password),

@@ -1,84 +1,92 @@
 /**
- * Failed sign-ins counted per email and per client address over a window; a key that
- * reaches its limit is blocked for a while. Kept in the database so every API process
- * shares the counts.
+ * Sign-in attempts counted per throttle key over a window, with the end of a block when a
+ * key has one. Kept in the database so every API process shares the counts. The rules —
+ * what counts, when a key is blocked, how long a sign-in waits — are `LoginThrottle`'s; this
+ * module reads and writes counters, locked so that parallel sign-ins take turns.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { textArray } from "./PgArrays.js"
 
-export const ThrottleScope = Schema.Literal("email", "address")
+/** `email_address`: one email from one client address; `address`: one address; `email`: one email from anywhere. */
+export const ThrottleScope = Schema.Literal("email_address", "address", "email")
 export type ThrottleScope = typeof ThrottleScope.Type
 
-const ThrottleKey = Schema.Struct({ scope: ThrottleScope, key: Schema.String })
+export const ThrottleKey = Schema.Struct({ scope: ThrottleScope, key: Schema.String })
+export type ThrottleKey = typeof ThrottleKey.Type
 
-const BlockedUntil = Schema.Struct({ blockedUntil: Schema.DateFromSelf })
+export const ThrottleCounter = Schema.Struct({
+  scope: ThrottleScope,
+  key: Schema.String,
+  failures: Schema.Int,
+  windowStartedAt: Schema.DateFromSelf,
+  blockedUntil: Schema.NullOr(Schema.DateFromSelf)
+})
+export type ThrottleCounter = typeof ThrottleCounter.Type
+
+const scopes = (keys: ReadonlyArray<ThrottleKey>) => textArray(keys.map((k) => k.scope))
+const names = (keys: ReadonlyArray<ThrottleKey>) => textArray(keys.map((k) => k.key))
 
 export class LoginFailuresRepo extends Effect.Service<LoginFailuresRepo>()("@nestfleet/db/LoginFailuresRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const findBlock = SqlSchema.findOne({
-      Request: ThrottleKey,
-      Result: BlockedUntil,
-      execute: ({ key, scope }) =>
+    const insertMissing = SqlSchema.void({
+      Request: Schema.Struct({ keys: Schema.Array(ThrottleKey), at: Schema.DateFromSelf }),
+      execute: ({ at, keys }) =>
         sql`
-          select blocked_until from login_failures
-          where scope = ${scope} and key = ${key} and blocked_until > now()`
+          insert into login_failures (scope, key, failures, window_started_at)
+          select scope, key, 0, ${at}
+          from unnest(${scopes(keys)}::text[], ${names(keys)}::text[])
+            as given (scope, key)
+          order by scope, key
+          on conflict (scope, key) do nothing`
+    })
+
+    const selectForUpdate = SqlSchema.findAll({
+      Request: Schema.Array(ThrottleKey),
+      Result: ThrottleCounter,
+      execute: (keys) =>
+        sql`
+          select f.scope, f.key, f.failures, f.window_started_at, f.blocked_until
+          from login_failures f
+          join unnest(${scopes(keys)}::text[], ${names(keys)}::text[])
+            as given (scope, key) on f.scope = given.scope and f.key = given.key
+          order by f.scope, f.key
+          for update of f`
     })
 
     /**
-     * Counts a failure in the key's window (a window older than `windowSeconds` starts over);
-     * the `limit`-th failure blocks the key for `blockSeconds`. Answers the end of the block,
-     * if the key is now blocked.
+     * The counters of `keys`, a new one (no failures, a window from `at`) for a key without
+     * any, each locked until the transaction ends. Always in one order, so that sign-ins
+     * sharing keys (the same address, the same email) queue rather than deadlock.
      */
-    const recordFailure = SqlSchema.findOne({
-      Request: Schema.Struct({
-        scope: ThrottleScope,
-        key: Schema.String,
-        windowSeconds: Schema.Int,
-        limit: Schema.Int,
-        blockSeconds: Schema.Int
-      }),
-      Result: BlockedUntil,
-      execute: ({ blockSeconds, key, limit, scope, windowSeconds }) =>
+    const lock = (keys: ReadonlyArray<ThrottleKey>, at: Date) =>
+      Effect.zipRight(insertMissing({ keys, at }), selectForUpdate(keys))
+
+    const update = SqlSchema.void({
+      Request: ThrottleCounter,
+      execute: (counter) =>
         sql`
-          with upserted as (
-            insert into login_failures as f (scope, key, failures, window_started_at, blocked_until)
-            values (
-              ${scope}, ${key}, 1, now(),
-              case when ${limit} <= 1 then now() + make_interval(secs => ${blockSeconds}) end
-            )
-            on conflict (scope, key) do update set
-              failures = excluded.failures + case
-                when f.window_started_at < now() - make_interval(secs => ${windowSeconds}) then 0
-                else f.failures end,
-              window_started_at = case
-                when f.window_started_at < now() - make_interval(secs => ${windowSeconds}) then now()
-                else f.window_started_at end,
-              blocked_until = case
-                when f.window_started_at >= now() - make_interval(secs => ${windowSeconds})
-                  and f.failures + 1 >= ${limit}
-                then now() + make_interval(secs => ${blockSeconds})
-                else f.blocked_until end
-            returning blocked_until
-          )
-          select blocked_until from upserted where blocked_until > now()`
+          update login_failures set
+            failures = ${counter.failures},
+            window_started_at = ${counter.windowStartedAt},
+            blocked_until = ${counter.blockedUntil}
+          where scope = ${counter.scope} and key = ${counter.key}`
     })
 
-    const clear = SqlSchema.void({
+    const remove = SqlSchema.void({
       Request: ThrottleKey,
       execute: ({ key, scope }) => sql`delete from login_failures where scope = ${scope} and key = ${key}`
     })
 
-    return {
-      blockedUntil: (scope: ThrottleScope, key: string) =>
-        Effect.map(findBlock({ scope, key }), Option.map((row) => row.blockedUntil)),
-      recordFailure: (
-        scope: ThrottleScope,
-        key: string,
-        policy: { readonly windowSeconds: number; readonly limit: number; readonly blockSeconds: number }
-      ) => Effect.map(recordFailure({ scope, key, ...policy }), Option.map((row) => row.blockedUntil)),
-      clear: (scope: ThrottleScope, key: string) => clear({ scope, key })
-    } as const
+    /** Writes `counters` back; one with nothing left to remember (no failures, no block) is deleted. */
+    const save = (counters: ReadonlyArray<ThrottleCounter>, at: Date) =>
+      Effect.forEach(counters, (counter) =>
+        counter.failures === 0 && (counter.blockedUntil === null || counter.blockedUntil <= at)
+          ? remove(counter)
+          : update(counter), { discard: true })
+
+    return { lock, save } as const
   })
 }) {}

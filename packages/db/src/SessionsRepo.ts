@@ -1,6 +1,11 @@
 /**
  * Refresh-token sessions. A family is one sign-in; each refresh retires the presented row
- * (`rotated_at`) and adds its successor. Only a token's SHA-256 is stored.
+ * (`rotated_at`) and adds its successor. Only a token's SHA-256 is stored; the successor's
+ * token itself only encrypted (`successor_token`, written by core's SecretCipher), on the
+ * row it replaced, for the refresh grace window.
+ *
+ * Times that decide something — when a row was rotated or revoked, whether it has expired —
+ * are given by the caller, whose clock the rules run on, not taken from the database's.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { UserId } from "@nestfleet/domain/Users"
@@ -13,7 +18,9 @@ export class SessionRow extends Schema.Class<SessionRow>("SessionRow")({
   createdAt: Schema.DateFromSelf,
   expiresAt: Schema.DateFromSelf,
   rotatedAt: Schema.NullOr(Schema.DateFromSelf),
-  revokedAt: Schema.NullOr(Schema.DateFromSelf)
+  revokedAt: Schema.NullOr(Schema.DateFromSelf),
+  /** The encrypted token of the successor, while the grace window may still need it. */
+  successorToken: Schema.NullOr(Schema.String)
 }) {}
 
 const TokenHash = Schema.Uint8ArrayFromSelf
@@ -34,7 +41,7 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@nestfleet/db/
         sql`
           insert into sessions (family_id, user_id, token_hash, expires_at)
           values (coalesce(${familyId ?? null}::uuid, gen_random_uuid()), ${userId}, ${tokenHash}, ${expiresAt})
-          returning id, family_id, user_id, created_at, expires_at, rotated_at, revoked_at`
+          returning id, family_id, user_id, created_at, expires_at, rotated_at, revoked_at, successor_token`
     })
 
     /** The row of a presented token, locked so that two refreshes with it take turns. */
@@ -43,31 +50,81 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@nestfleet/db/
       Result: SessionRow,
       execute: (tokenHash) =>
         sql`
-          select id, family_id, user_id, created_at, expires_at, rotated_at, revoked_at
+          select id, family_id, user_id, created_at, expires_at, rotated_at, revoked_at, successor_token
           from sessions where token_hash = ${tokenHash} for update`
     })
 
+    /**
+     * Retires row `id` at `at`, keeping `successorToken` on it for the grace window. Any
+     * earlier copy in the family is dropped: the successor it named is the one retired now.
+     */
     const markRotated = SqlSchema.void({
-      Request: Schema.String,
-      execute: (id) => sql`update sessions set rotated_at = now() where id = ${id}::uuid`
+      Request: Schema.Struct({
+        id: Schema.String,
+        familyId: Schema.String,
+        at: Schema.DateFromSelf,
+        successorToken: Schema.NullOr(Schema.String)
+      }),
+      execute: ({ at, familyId, id, successorToken }) =>
+        sql`
+          update sessions set
+            rotated_at = case when id = ${id}::uuid then ${at} else rotated_at end,
+            successor_token = case when id = ${id}::uuid then ${successorToken} end
+          where family_id = ${familyId}::uuid and (id = ${id}::uuid or successor_token is not null)`
+    })
+
+    /**
+     * Drops the successor copy of every row rotated at or before `before`: its grace window has
+     * passed. Rows a refresh holds are skipped, not waited for; a later sweep takes them.
+     */
+    const dropSuccessorCopies = SqlSchema.void({
+      Request: Schema.DateFromSelf,
+      execute: (before) =>
+        sql`
+          update sessions set successor_token = null
+          where id in (
+            select id from sessions
+            where successor_token is not null and rotated_at <= ${before}
+            for update skip locked
+          )`
     })
 
     const revokeFamily = SqlSchema.void({
-      Request: Schema.String,
-      execute: (familyId) =>
-        sql`update sessions set revoked_at = now() where family_id = ${familyId}::uuid and revoked_at is null`
+      Request: Schema.Struct({ familyId: Schema.String, at: Schema.DateFromSelf }),
+      execute: ({ at, familyId }) =>
+        sql`
+          update sessions set revoked_at = coalesce(revoked_at, ${at}), successor_token = null
+          where family_id = ${familyId}::uuid and (revoked_at is null or successor_token is not null)`
+    })
+
+    /** Revokes the family of whichever of its tokens this is, rotated or not (sign-out by cookie). */
+    const revokeFamilyOfToken = SqlSchema.void({
+      Request: Schema.Struct({ tokenHash: TokenHash, at: Schema.DateFromSelf }),
+      execute: ({ at, tokenHash }) =>
+        sql`
+          update sessions set revoked_at = coalesce(revoked_at, ${at}), successor_token = null
+          where family_id = (select family_id from sessions where token_hash = ${tokenHash})
+            and (revoked_at is null or successor_token is not null)`
     })
 
     /** Signs a user out everywhere, or everywhere but one session. */
     const revokeAllOfUser = SqlSchema.void({
-      Request: Schema.Struct({ userId: UserId, exceptFamilyId: Schema.optional(Schema.String) }),
-      execute: ({ exceptFamilyId, userId }) =>
+      Request: Schema.Struct({ userId: UserId, exceptFamilyId: Schema.optional(Schema.String), at: Schema.DateFromSelf }),
+      execute: ({ at, exceptFamilyId, userId }) =>
         sql`
-          update sessions set revoked_at = now()
+          update sessions set revoked_at = ${at}, successor_token = null
           where user_id = ${userId} and revoked_at is null
             and family_id is distinct from ${exceptFamilyId ?? null}::uuid`
     })
 
-    return { insert, findByTokenHashForUpdate, markRotated, revokeFamily, revokeAllOfUser } as const
+    return {
+      insert,
+      findByTokenHashForUpdate,
+      markRotated,
+      dropSuccessorCopies,
+      revokeFamily,
+      revokeFamilyOfToken,
+      revokeAllOfUser
+    } as const
   })
 }) {}

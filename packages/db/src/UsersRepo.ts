@@ -56,17 +56,17 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@nestfleet/db/UsersR
       execute: (email) => sql`select * from users where lower(email) = lower(${email})`
     })
 
-    /** The user of a request: enabled, and with the session the access token names still live. */
+    /** The user of a request: enabled, and with the session the access token names still live at `at`. */
     const findSignedIn = SqlSchema.findOne({
-      Request: Schema.Struct({ id: UserId, sessionId: Schema.String }),
+      Request: Schema.Struct({ id: UserId, sessionId: Schema.String, at: Schema.DateFromSelf }),
       Result: UserRow,
-      execute: ({ id, sessionId }) =>
+      execute: ({ at, id, sessionId }) =>
         sql`
           select u.* from users u
           where u.id = ${id} and not u.disabled and exists (
             select 1 from sessions s
             where s.family_id = ${sessionId}::uuid and s.user_id = u.id
-              and s.revoked_at is null and s.rotated_at is null and s.expires_at > now()
+              and s.revoked_at is null and s.rotated_at is null and s.expires_at > ${at}
           )`
     })
 

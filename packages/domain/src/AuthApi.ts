@@ -2,6 +2,8 @@
  * Signing in and out. Sign-in answers a short-lived access token (sent as
  * `Authorization: Bearer …`) and sets a refresh token in an httpOnly cookie scoped to these
  * routes; the refresh endpoint trades that cookie for a new access token and a rotated cookie.
+ * Sign-out takes either credential, so a client whose access token has expired can still end
+ * its session with the cookie.
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
@@ -47,7 +49,7 @@ export class TooManyLoginAttempts extends Schema.TaggedError<TooManyLoginAttempt
   { message: Schema.String, retryAfterSeconds: Schema.Int },
   HttpApiSchema.annotations({
     status: 429,
-    description: "Too many failed sign-ins for this email or from this address; see Retry-After."
+    description: "Too many failed sign-ins for this email from this address, or from this address; see Retry-After."
   })
 ) {}
 
@@ -63,7 +65,11 @@ export class CurrentPasswordIncorrect extends Schema.TaggedError<CurrentPassword
   HttpApiSchema.annotations({ status: 400, description: "The current password given is wrong." })
 ) {}
 
-/** Sign-in and refresh: public, they are how a client gets credentials. */
+/**
+ * Sign-in, refresh and sign-out: public, as they are how a client gets credentials and how it
+ * gives them up (sign-out authenticates by the cookie or the token it ends, and with neither
+ * there is nothing to end).
+ */
 export class AuthApi extends HttpApiGroup.make("auth")
   .add(
     HttpApiEndpoint.post("login", "/auth/login")
@@ -79,17 +85,25 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .addError(InvalidRefreshToken)
       .annotate(OpenApi.Summary, "A new access token for the refresh cookie, which is rotated")
   )
+  .add(
+    HttpApiEndpoint.post("logout", "/auth/logout")
+      .addSuccess(HttpApiSchema.NoContent)
+      .annotate(
+        OpenApi.Summary,
+        "Sign out: ends the session the refresh cookie or the bearer token names, and clears the cookie"
+      )
+      .annotate(
+        OpenApi.Description,
+        "Either credential is enough; send the cookie when the access token has expired. Always 204: " +
+          "credentials that name no live session end nothing."
+      )
+  )
   .annotate(Public, true)
   .annotate(OpenApi.Title, "Authentication")
 {}
 
 /** The signed-in user's own session and password. */
 export class SessionApi extends HttpApiGroup.make("session")
-  .add(
-    HttpApiEndpoint.post("logout", "/auth/logout")
-      .addSuccess(HttpApiSchema.NoContent)
-      .annotate(OpenApi.Summary, "Sign out: revokes the session and clears the refresh cookie")
-  )
   .add(
     HttpApiEndpoint.get("me", "/auth/me")
       .addSuccess(SessionUser)

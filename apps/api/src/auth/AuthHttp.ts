@@ -1,10 +1,16 @@
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Sessions } from "@nestfleet/core/Sessions"
 import { NestFleetApi } from "@nestfleet/domain/Api"
-import { Effect } from "effect"
+import { Effect, Option, Redacted } from "effect"
 import { HttpConfig } from "../HttpConfig.js"
 import { clientAddress } from "./ClientAddress.js"
 import * as RefreshCookie from "./RefreshCookie.js"
+
+/** The token of an `Authorization: Bearer …` header, if the request has one. */
+const bearerToken = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+  Option.fromNullable(/^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? "")?.[1]).pipe(
+    Option.map(Redacted.make)
+  ))
 
 export const AuthHttpLive = HttpApiBuilder.group(NestFleetApi, "auth", (handlers) =>
   Effect.gen(function*() {
@@ -26,5 +32,10 @@ export const AuthHttpLive = HttpApiBuilder.group(NestFleetApi, "auth", (handlers
           )
           yield* cookie.set(grant.refreshToken, grant.refreshExpiresAt)
           return grant.session
+        }))
+      .handle("logout", () =>
+        Effect.gen(function*() {
+          yield* sessions.logout({ refreshToken: yield* cookie.read, accessToken: yield* bearerToken })
+          yield* cookie.clear
         }))
   }))

@@ -5,7 +5,7 @@
 import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { AuthConfig } from "@nestfleet/core/AuthConfig"
 import { refreshCookie } from "@nestfleet/domain/AuthApi"
-import { Effect, Option, Redacted } from "effect"
+import { Clock, Effect, Option, Redacted } from "effect"
 
 export const make = Effect.map(AuthConfig, (config) => {
   const attributes = {
@@ -17,13 +17,14 @@ export const make = Effect.map(AuthConfig, (config) => {
 
   const set = (token: Redacted.Redacted<string>, expiresAt: Date) =>
     HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.orDie(
-        HttpServerResponse.setCookie(response, refreshCookie.name, Redacted.value(token), {
-          ...attributes,
-          expires: expiresAt,
-          maxAge: `${Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000))} seconds`
-        })
-      )
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.orDie(
+          HttpServerResponse.setCookie(response, refreshCookie.name, Redacted.value(token), {
+            ...attributes,
+            expires: expiresAt,
+            maxAge: `${Math.max(0, Math.floor((expiresAt.getTime() - now) / 1000))} seconds`
+          })
+        ))
     )
 
   const clear = HttpApp.appendPreResponseHandler((_request, response) =>
