@@ -5,6 +5,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import * as Database from "@nestfleet/db/Database"
+import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { Effect, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -393,6 +394,39 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(detail.messages.map((message) => message.body)[1]).toContain("You are totally right")
     }))
 
+  it.effect("GitHub: a reopen replayed under a fresh delivery id changes nothing; a later reopen of the issue still reopens", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("github")
+      const opened = yield* deliver(channelId, Signing.github(secret, "issues", fixture("github/issues.opened.json")))
+      const caseId = (opened.body as { caseId: string }).caseId
+      const close = AuthFlows.call(token, `/api/v1/cases/${caseId}`, { method: "PATCH", body: { status: "closed" } })
+      const status = Effect.map(
+        AuthFlows.call(token, `/api/v1/cases/${caseId}`),
+        (response) => (response.body as { case: { status: string } }).case.status
+      )
+      const reopenings = countOf("select 1 from case_events where case_id = $1 and kind = 'reopened'", [caseId])
+
+      yield* close
+      const reopen = fixture("github/issues.reopened.json")
+      expect((yield* deliver(channelId, Signing.github(secret, "issues", reopen))).body).toEqual({ ok: true })
+      expect(yield* status).toBe("needs_attention")
+
+      // GitHub signs the body only: whoever holds it can send it again under a delivery id of their own.
+      yield* close
+      const replayed = yield* deliver(channelId, Signing.github(secret, "issues", reopen))
+      expect(replayed.status).toBe(200)
+      expect(replayed.body).toEqual({ ok: true, ignored: "seen before" })
+      expect(yield* status).toBe("closed")
+      expect(yield* reopenings).toBe(1)
+
+      // Reopened again on GitHub later: another event of the same issue (its updated_at moved on).
+      const later = JSON.parse(reopen)
+      later.issue.updated_at = "2021-10-12T08:30:00Z"
+      expect((yield* deliver(channelId, Signing.github(secret, "issues", JSON.stringify(later)))).body).toEqual({ ok: true })
+      expect(yield* status).toBe("needs_attention")
+      expect(yield* reopenings).toBe(2)
+    }))
+
   it.effect("Slack: answers the URL challenge; a message opens a case, a thread reply joins it, files are listed, edits and bots are ignored", () =>
     Effect.gen(function*() {
       const { channelId, secret, token } = yield* channelOf("slack")
@@ -677,5 +711,51 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       })
       expect(nobody.status).toBe(400)
       expect((yield* AuthFlows.call(token, "/api/v1/cases/00000000-0000-4000-8000-000000000000")).status).toBe(404)
+    }))
+})
+
+// No worker: a queued job waits until the test starts it.
+layer(TestServer.layer(), { excludeTestServices: true, timeout: 60_000 })("retriage", (it) => {
+  it.effect("50 parallel requests queue one job and write one event; every answer says a retriage is queued", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("webhook")
+      const caseId = ((yield* deliver(channelId, Signing.standardWebhooks(secret, message("retriage-1")))).body as {
+        caseId: string
+      }).caseId
+      const retriage = AuthFlows.call(token, `/api/v1/cases/${caseId}/retriage`, { method: "POST" })
+      const jobs = countOf(
+        "select 1 from pgboss.job where name = 'triage' and data->'payload'->>'caseId' = $1 and data->'payload'->>'reason' = 'retriage'",
+        [caseId]
+      )
+      const events = countOf("select 1 from case_events where case_id = $1 and kind = 'retriage_requested'", [caseId])
+
+      const answers = yield* Effect.all(Array.from({ length: 50 }, () => retriage), { concurrency: "unbounded" })
+      const queued = answers.filter((answer) => answer.status === 202)
+      expect(queued).toHaveLength(1)
+      expect(queued[0]!.body).toMatchObject({ kind: "retriage_requested" })
+      const jobId = (queued[0]!.body as { data: { jobId: string } }).data.jobId
+      const waiting = answers.filter((answer) => answer.status === 200)
+      expect(waiting).toHaveLength(49)
+      for (const answer of waiting) expect(answer.body).toMatchObject({ alreadyQueued: true, jobId })
+      expect(yield* jobs).toBe(1)
+      expect(yield* events).toBe(1)
+
+      // Once a worker has started the job, another retriage may be queued.
+      const { boss } = yield* JobQueue
+      const started = yield* Effect.promise(() => boss.fetch("triage", { batchSize: 10 }))
+      expect(started.map((job) => job.id)).toContain(jobId)
+      const next = yield* retriage
+      expect(next.status).toBe(202)
+      const nextJobId = (next.body as { data: { jobId: string } }).data.jobId
+      expect(nextJobId).not.toBe(jobId)
+
+      // A job that failed and waits for its retry is still queued.
+      expect((yield* Effect.promise(() => boss.fetch("triage", { batchSize: 10 }))).map((job) => job.id)).toEqual([nextJobId])
+      yield* Effect.promise(() => boss.fail("triage", nextJobId, { message: "the model was unreachable" }))
+      const retrying = yield* retriage
+      expect(retrying.status).toBe(200)
+      expect(retrying.body).toMatchObject({ alreadyQueued: true, jobId: nextJobId })
+      expect(yield* jobs).toBe(2)
+      expect(yield* events).toBe(2)
     }))
 })

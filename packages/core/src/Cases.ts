@@ -2,6 +2,12 @@
  * Reading and working cases. Every change a person makes — status, assignee, type,
  * severity, a note, a request for another triage — lands in the case's timeline with who
  * made it and when.
+ *
+ * To run it over test doubles, as `packages/core/test/Cases.test.ts` does for the retriage
+ * answer: `Cases.DefaultWithoutDependencies` over `makeTestLayer(CasesRepo)({ … })`,
+ * `makeTestLayer(UsersRepo)({ … })`, `makeTestLayer(JobQueue)({ findWaiting, send })`
+ * (from `@nestfleet/domain/testing/TestLayer`; an unstubbed method dies, naming itself) and
+ * `Transactions.Passthrough`, with `it.effect`'s `TestClock` as the clock.
  */
 import { Transactions } from "@nestfleet/db/Transactions"
 import { CasesRepo, type CaseEventRow, type CaseRow, type MessageRow, type TriageRow } from "@nestfleet/db/CasesRepo"
@@ -25,16 +31,17 @@ import {
   CaseNotFound,
   type CaseQuery,
   InvalidCursor,
-  type NewNote
+  type NewNote,
+  RetriageAlreadyQueued
 } from "@nestfleet/domain/CasesApi"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { TriageJob } from "@nestfleet/jobs/PipelineJobs"
-import { Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 import { orDieUnexpected } from "./Unexpected.js"
 
 const defaultPageSize = 25
 
-export const toSummary = (row: CaseRow) =>
+const toSummary = (row: CaseRow) =>
   new CaseSummary({
     id: row.id,
     number: row.number,
@@ -98,19 +105,22 @@ const decodeCursor = (cursor: string) => {
     : Effect.fail(new InvalidCursor({ message: "The cursor is not one this API gave out; start from the first page" }))
 }
 
-export const caseNotFound = (id: string) => new CaseNotFound({ message: `No case has the id ${id}` })
+/** The singleton key of a case's retriage jobs: at most one of them waits at a time. */
+const retriageKey = (id: CaseId) => `retriage:${id}`
+
+const caseNotFound = (id: string) => new CaseNotFound({ message: `No case has the id ${id}` })
 
 export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
   effect: Effect.gen(function*() {
     const transactions = yield* Transactions
-    const cases = yield* CasesRepo
+    const repo = yield* CasesRepo
     const users = yield* UsersRepo
     const queue = yield* JobQueue
 
     const list = Effect.fn("Cases.list")(function*(query: CaseQuery) {
       const limit = query.limit ?? defaultPageSize
       const after = query.cursor === undefined ? undefined : yield* decodeCursor(query.cursor)
-      const rows = yield* cases.list({ ...query, after, limit: limit + 1 })
+      const rows = yield* repo.list({ ...query, after, limit: limit + 1 })
       const page = rows.slice(0, limit)
       return new CasePage({
         items: page.map(toSummary),
@@ -121,12 +131,12 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     /** The case as one moment saw it: never a triage result without the status it set. */
     const get = Effect.fn("Cases.get")(function*(id: CaseId) {
       const read = yield* transactions.withSnapshot(Effect.gen(function*() {
-        const row = yield* cases.findById(id)
+        const row = yield* repo.findById(id)
         if (Option.isNone(row)) return Option.none()
         const [messages, triage, timeline] = yield* Effect.all([
-          cases.messagesOf(id),
-          cases.latestTriage(id),
-          cases.eventsOf(id)
+          repo.messagesOf(id),
+          repo.latestTriage(id),
+          repo.eventsOf(id)
         ])
         return Option.some({ row: row.value, messages, triage, timeline })
       }))
@@ -141,7 +151,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     }, orDieUnexpected)
 
     const lock = (id: CaseId) =>
-      Effect.flatMap(cases.lock(id), Option.match({ onNone: () => Effect.fail(caseNotFound(id)), onSome: Effect.succeed }))
+      Effect.flatMap(repo.lock(id), Option.match({ onNone: () => Effect.fail(caseNotFound(id)), onSome: Effect.succeed }))
 
     /** A person's change; each field that really changes is one timeline event. */
     const update = Effect.fn("Cases.update")(function*(user: SignedInUser, id: CaseId, changes: CaseChanges) {
@@ -153,12 +163,12 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
       }
       yield* transactions.withTransaction(Effect.gen(function*() {
         const before = yield* lock(id)
-        yield* cases.update({ id, ...changes })
+        yield* repo.update({ id, ...changes })
         const changed = (["status", "assigneeId", "type", "severity"] as const).filter((field) =>
           changes[field] !== undefined && changes[field] !== before[field]
         )
         yield* Effect.forEach(changed, (field) =>
-          cases.insertEvent({
+          repo.insertEvent({
             caseId: id,
             kind: `${field === "assigneeId" ? "assignee" : field}_changed`,
             actorUserId: user.id,
@@ -171,7 +181,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     const addNote = Effect.fn("Cases.addNote")(function*(user: SignedInUser, id: CaseId, note: NewNote) {
       yield* transactions.withTransaction(Effect.gen(function*() {
         yield* lock(id)
-        const message = yield* cases.insertMessage({
+        const message = yield* repo.insertMessage({
           caseId: id,
           kind: "note",
           externalId: null,
@@ -181,18 +191,31 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
           html: null,
           metadata: {}
         })
-        yield* cases.insertEvent({ caseId: id, kind: "note_added", actorUserId: user.id, data: { messageId: message.id } })
+        yield* repo.insertEvent({ caseId: id, kind: "note_added", actorUserId: user.id, data: { messageId: message.id } })
       }))
       return yield* get(id)
     }, orDieUnexpected)
 
+    /**
+     * Another triage, queued unless one is already waiting to start: the waiting one reads
+     * the case as it is when it starts, so a second would only repeat it. The case's row
+     * lock makes concurrent requests take turns, so each sees what the one before queued.
+     */
     const retriage = Effect.fn("Cases.retriage")(function*(user: SignedInUser, id: CaseId) {
       return yield* transactions.withTransaction(Effect.gen(function*() {
         yield* lock(id)
-        const job = yield* queue.send(TriageJob, { caseId: id, reason: "retriage" as const }).pipe(Effect.orDie)
+        const singletonKey = retriageKey(id)
+        const waiting = yield* queue.findWaiting(TriageJob, singletonKey).pipe(Effect.orDie)
+        if (Option.isSome(waiting)) {
+          return new RetriageAlreadyQueued({ alreadyQueued: true, jobId: waiting.value.id, queuedAt: waiting.value.createdOn })
+        }
+        const job = yield* queue.send(TriageJob, { caseId: id, reason: "retriage" as const }, { singletonKey }).pipe(
+          Effect.orDie
+        )
         const data = { jobId: Option.getOrNull(job) }
-        yield* cases.insertEvent({ caseId: id, kind: "retriage_requested", actorUserId: user.id, data })
-        return new CaseEvent({ kind: "retriage_requested", actorUserId: user.id, data, createdAt: new Date() })
+        yield* repo.insertEvent({ caseId: id, kind: "retriage_requested", actorUserId: user.id, data })
+        const createdAt = new Date(yield* Clock.currentTimeMillis)
+        return new CaseEvent({ kind: "retriage_requested", actorUserId: user.id, data, createdAt })
       }))
     }, orDieUnexpected)
 

@@ -2,6 +2,12 @@
  * A product's channels and their signing secrets. A secret is stored through the secret
  * cipher and answered to the admin twice only: when the channel is made and when the
  * secret is rotated.
+ *
+ * To run it over test doubles, as `packages/core/test/ChannelSecrets.test.ts` does for the
+ * secret rules: `Channels.DefaultWithoutDependencies` over `makeTestLayer(ChannelsRepo)({ … })`
+ * (`secretsStartingWith` is read at start), `makeTestLayer(Products)({ get })`,
+ * `makeTestLayer(Notifications)({ listen })` (from `@nestfleet/domain/testing/TestLayer`) and
+ * `Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(key)))`.
  */
 import { type ChannelRow, ChannelsRepo, changesTopic } from "@nestfleet/db/ChannelsRepo"
 import { Notifications } from "@nestfleet/db/Notifications"
@@ -21,7 +27,7 @@ import * as TimedCache from "./TimedCache.js"
 import { orDieUnexpected } from "./Unexpected.js"
 import * as WebhookSignatures from "./WebhookSignatures.js"
 
-export const toChannel = ({ secret: _, ...row }: ChannelRow) => new Channel(row)
+const toChannel = ({ secret: _, ...row }: ChannelRow) => new Channel(row)
 
 /**
  * How long a channel is kept for deliveries. A change is announced to every API process when

@@ -6,12 +6,12 @@ import { type NewProduct, type ProductChanges, ProductList, ProductNotFound } fr
 import { Effect, Option } from "effect"
 import { orDieUnexpected } from "./Unexpected.js"
 
-export const toProduct = (row: ProductRow) => new Product(row)
+const toProduct = (row: ProductRow) => new Product(row)
 
 const merge = (settings: ProductSettings, patch: ProductSettingsPatch | undefined) =>
   patch === undefined ? settings : new ProductSettings({ ...settings, ...patch })
 
-export const productNotFound = (id: string) => new ProductNotFound({ message: `No product has the id ${id}` })
+const productNotFound = (id: string) => new ProductNotFound({ message: `No product has the id ${id}` })
 
 export class Products extends Effect.Service<Products>()("@nestfleet/core/Products", {
   effect: Effect.gen(function*() {

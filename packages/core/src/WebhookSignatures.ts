@@ -15,12 +15,12 @@ import { Either, Redacted } from "effect"
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { Webhook, WebhookVerificationError } from "standardwebhooks"
 
-export const toleranceSeconds = 5 * 60
+const toleranceSeconds = 5 * 60
 
 export type Headers = Readonly<Record<string, string | undefined>>
 
 /** Right when the signature holds; Left with the reason otherwise. */
-export type Verdict = Either.Either<void, string>
+type Verdict = Either.Either<void, string>
 
 const valid: Verdict = Either.void
 

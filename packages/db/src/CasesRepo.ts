@@ -1,10 +1,12 @@
 /** Cases, their messages, timelines and triage results, and the deliveries that made them. */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { CaseId, CaseStatus, CaseType, MessageId, Severity } from "@nestfleet/domain/Cases"
+import type { SqlError } from "@effect/sql/SqlError"
+import { CaseId, CaseStatus, CaseType, MessageId, MessageKind, Severity } from "@nestfleet/domain/Cases"
 import { ChannelId } from "@nestfleet/domain/Channels"
 import { ProductId } from "@nestfleet/domain/Products"
 import { UserId } from "@nestfleet/domain/Users"
-import { Effect, Schema } from "effect"
+import { type Cause, Data, Effect, Option, Schema } from "effect"
+import type { ParseError } from "effect/ParseResult"
 import { textArray } from "./PgArrays.js"
 import * as PreparingClient from "./PreparingClient.js"
 
@@ -27,8 +29,6 @@ export class CaseRow extends Schema.Class<CaseRow>("CaseRow")({
   /** `created_at` at full precision, for the keyset cursor. */
   createdAtKey: Schema.String
 }) {}
-
-export const MessageKind = Schema.Literal("inbound", "outbound", "note")
 
 export class MessageRow extends Schema.Class<MessageRow>("MessageRow")({
   id: MessageId,
@@ -66,7 +66,40 @@ export class TriageRow extends Schema.Class<TriageRow>("TriageRow")({
   createdAt: Schema.DateFromSelf
 }) {}
 
-export interface CaseFilter {
+/** Some key of a delivery was claimed before: it is a redelivery, or a replay. */
+export class DeliverySeenBefore extends Data.TaggedError("DeliverySeenBefore") {}
+
+/** A message that came in on a channel, as `recordInbound` stores it. */
+const InboundRecord = Schema.Struct({
+  productId: ProductId,
+  channelId: ChannelId,
+  /** Keys that identify the delivery on its channel; any one claimed before makes it seen before. */
+  deliveryKeys: Schema.Array(Schema.String),
+  /** The conversation on the channel's side; a case with this key on the channel is the message's. */
+  threadKey: Schema.String,
+  /** External ids of earlier messages this one answers; the case holding one of them is the message's. */
+  repliesTo: Schema.Array(Schema.String),
+  /** The case's subject and customer, should the message open one. */
+  subject: Schema.String,
+  customer: Json,
+  messageId: MessageId,
+  externalId: Schema.String,
+  body: Schema.String,
+  html: Schema.NullOr(Schema.String),
+  metadata: Json,
+  /** The data of the timeline event the message makes, `case_opened` or `message_received`. */
+  eventData: Json
+})
+export type InboundRecord = typeof InboundRecord.Type
+
+/** What recording an inbound message did: the case it is on, whether it opened it, and the case's status before. */
+export interface RecordedInbound {
+  readonly caseId: CaseId
+  readonly opened: boolean
+  readonly status: CaseStatus
+}
+
+interface CaseFilter {
   readonly status?: CaseStatus | undefined
   readonly type?: CaseType | undefined
   readonly severity?: Severity | undefined
@@ -90,15 +123,19 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
 
     // ---- deliveries ----
 
-    /** Claims every key of a delivery; answers how many were new. Waits on a concurrent claim of the same key. */
+    /**
+     * Claims every key of a delivery; fails with `DeliverySeenBefore` when one was claimed
+     * before, so the caller's transaction rolls back whatever it wrote. Waits on a
+     * concurrent claim of the same key.
+     */
     const claimDelivery = (channelId: ChannelId, keys: ReadonlyArray<string>) =>
-      Effect.map(
+      Effect.flatMap(
         sql<{ deliveryKey: string }>`
           insert into deliveries (channel_id, delivery_key)
           select ${channelId}, key from unnest(${textArray(keys)}::text[]) as key order by key
           on conflict do nothing
           returning delivery_key`,
-        (rows) => rows.length
+        (rows) => rows.length < keys.length ? Effect.fail(new DeliverySeenBefore()) : Effect.void
       )
 
     const findDelivery = SqlSchema.findOne({
@@ -112,18 +149,10 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
           limit 1`
     })
 
-    const completeDelivery = SqlSchema.void({
-      Request: Schema.Struct({
-        channelId: ChannelId,
-        keys: Schema.Array(Schema.String),
-        caseId: CaseId,
-        messageId: MessageId
-      }),
-      execute: ({ caseId, channelId, keys, messageId }) =>
-        sql`
-          update deliveries set case_id = ${caseId}, message_id = ${messageId}
-          where channel_id = ${channelId} and delivery_key = any(${textArray(keys)}::text[])`
-    })
+    const completeDelivery = (record: InboundRecord, caseId: CaseId) =>
+      sql`
+        update deliveries set case_id = ${caseId}, message_id = ${record.messageId}
+        where channel_id = ${record.channelId} and delivery_key = any(${textArray(record.deliveryKeys)}::text[])`
 
     // ---- cases ----
 
@@ -143,62 +172,6 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
           values (${productId}, ${channelId}, ${threadKey}, ${subject}, ${JSON.stringify(customer)}::jsonb)
           on conflict (channel_id, thread_key) do nothing
           returning ${columns}`
-    })
-
-    /**
-     * The common case in one round trip: a new thread's case, its first message, the
-     * `case_opened` event, and the delivery's keys claimed for them. None when a key was
-     * claimed before or the thread already has a case; then nothing is written, and the
-     * caller takes the longer path. `claimed` short of the keys means a concurrent delivery
-     * took one of them meanwhile: the caller rolls the transaction back.
-     */
-    const openThread = SqlSchema.findOne({
-      Request: Schema.Struct({
-        productId: ProductId,
-        channelId: ChannelId,
-        channelType: Schema.String,
-        threadKey: Schema.String,
-        subject: Schema.String,
-        customer: Json,
-        deliveryKeys: Schema.Array(Schema.String),
-        externalId: Schema.String,
-        body: Schema.String,
-        html: Schema.NullOr(Schema.String),
-        metadata: Json
-      }),
-      Result: Schema.Struct({ caseId: CaseId, messageId: MessageId, claimed: Schema.Number }),
-      execute: (input) => {
-        const keys = textArray(input.deliveryKeys)
-        return sql`${prepared}
-          with opened as (
-            insert into cases (product_id, channel_id, thread_key, subject, customer)
-            values (
-              ${input.productId}, ${input.channelId}, ${input.threadKey}, ${input.subject},
-              ${JSON.stringify(input.customer)}::jsonb
-            )
-            on conflict (channel_id, thread_key) do nothing
-            returning id
-          ), message as (
-            insert into messages (case_id, kind, external_id, author, body, html, metadata)
-            select id, 'inbound', ${input.externalId}, ${JSON.stringify(input.customer)}::jsonb,
-              ${input.body}, ${input.html}, ${JSON.stringify(input.metadata)}::jsonb
-            from opened
-            returning id, case_id
-          ), event as (
-            insert into case_events (case_id, kind, data)
-            select case_id, 'case_opened',
-              jsonb_build_object('messageId', id, 'channelId', ${input.channelId}::text, 'channelType', ${input.channelType}::text)
-            from message
-          ), claimed as (
-            insert into deliveries (channel_id, delivery_key, case_id, message_id)
-            select ${input.channelId}, key, message.case_id, message.id
-            from message, unnest(${keys}::text[]) as key
-            order by key
-            on conflict do nothing
-            returning delivery_key
-          )
-          select case_id, id as message_id, (select count(*)::int from claimed) as claimed from message`
-      }
     })
 
     const findByThread = SqlSchema.findOne({
@@ -292,6 +265,8 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
 
     const insertMessage = SqlSchema.single({
       Request: Schema.Struct({
+        /** Given when the caller needed the id before the insert (to name it in an event). */
+        id: Schema.optional(MessageId),
         caseId: CaseId,
         kind: MessageKind,
         externalId: Schema.NullOr(Schema.String),
@@ -304,10 +279,11 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       Result: MessageRow,
       execute: (message) =>
         sql`
-          insert into messages (case_id, kind, external_id, author, author_user_id, body, html, metadata)
+          insert into messages (id, case_id, kind, external_id, author, author_user_id, body, html, metadata)
           values (
-            ${message.caseId}, ${message.kind}, ${message.externalId}, ${JSON.stringify(message.author)}::jsonb,
-            ${message.authorUserId}, ${message.body}, ${message.html}, ${JSON.stringify(message.metadata)}::jsonb
+            coalesce(${message.id ?? null}::uuid, gen_random_uuid()), ${message.caseId}, ${message.kind},
+            ${message.externalId}, ${JSON.stringify(message.author)}::jsonb, ${message.authorUserId},
+            ${message.body}, ${message.html}, ${JSON.stringify(message.metadata)}::jsonb
           )
           returning *`
     })
@@ -336,6 +312,107 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       Result: CaseEventRow,
       execute: (caseId) => sql`select * from case_events where case_id = ${caseId} order by created_at, id`
     })
+
+    // ---- inbound messages ----
+
+    /**
+     * A new thread in one round trip: its case, its first message, the `case_opened` event
+     * and the delivery's keys claimed for them. No row when the thread already has a case:
+     * then nothing is written. `claimed` short of the keys means one was claimed before.
+     */
+    const openThread = SqlSchema.findOne({
+      Request: InboundRecord,
+      Result: Schema.Struct({ caseId: CaseId, claimed: Schema.Number }),
+      execute: (record) =>
+        sql`${prepared}
+          with opened as (
+            insert into cases (product_id, channel_id, thread_key, subject, customer)
+            values (
+              ${record.productId}, ${record.channelId}, ${record.threadKey}, ${record.subject},
+              ${JSON.stringify(record.customer)}::jsonb
+            )
+            on conflict (channel_id, thread_key) do nothing
+            returning id
+          ), message as (
+            insert into messages (id, case_id, kind, external_id, author, body, html, metadata)
+            select ${record.messageId}::uuid, id, 'inbound', ${record.externalId}, ${JSON.stringify(record.customer)}::jsonb,
+              ${record.body}, ${record.html}, ${JSON.stringify(record.metadata)}::jsonb
+            from opened
+            returning id, case_id
+          ), event as (
+            insert into case_events (case_id, kind, data)
+            select case_id, 'case_opened', ${JSON.stringify(record.eventData)}::jsonb from message
+          ), claimed as (
+            insert into deliveries (channel_id, delivery_key, case_id, message_id)
+            select ${record.channelId}, key, message.case_id, message.id
+            from message, unnest(${textArray(record.deliveryKeys)}::text[]) as key
+            order by key
+            on conflict do nothing
+            returning delivery_key
+          )
+          select case_id, (select count(*)::int from claimed) as claimed from message`
+    })
+
+    /** The case the message belongs to, locked, and whether it was opened just now. */
+    const caseFor = (record: InboundRecord) =>
+      Effect.gen(function*() {
+        if (record.repliesTo.length > 0) {
+          const answered = yield* findByMessages({ channelId: record.channelId, externalIds: record.repliesTo })
+          if (Option.isSome(answered)) return { row: answered.value, opened: false }
+        }
+        const existing = yield* findByThread({ channelId: record.channelId, threadKey: record.threadKey })
+        if (Option.isSome(existing)) return { row: existing.value, opened: false }
+        const opened = yield* insertCase(record)
+        if (Option.isSome(opened)) return { row: opened.value, opened: true }
+        // Another delivery opened the thread's case meanwhile.
+        const raced = yield* Effect.flatten(findByThread({ channelId: record.channelId, threadKey: record.threadKey }))
+        return { row: raced, opened: false }
+      })
+
+    /**
+     * Records a message that came in on a channel: claims the delivery's keys, finds the
+     * case it belongs to or opens one, stores the message and its timeline event
+     * (`case_opened` or `message_received`, with `eventData`). Fails with
+     * `DeliverySeenBefore` when a key was claimed before; the caller's transaction must
+     * then roll back, as something may have been written.
+     *
+     * A message that answers nothing most likely starts a thread: that is tried first, in
+     * one statement. Follow-ups, and a thread another delivery opened meanwhile, take the
+     * longer way.
+     */
+    const recordInbound = (
+      record: InboundRecord
+    ): Effect.Effect<RecordedInbound, DeliverySeenBefore | SqlError | ParseError | Cause.NoSuchElementException> =>
+      Effect.gen(function*() {
+        if (record.repliesTo.length === 0) {
+          const started = yield* openThread(record)
+          if (Option.isSome(started)) {
+            if (started.value.claimed < record.deliveryKeys.length) return yield* new DeliverySeenBefore()
+            return { caseId: started.value.caseId, opened: true, status: "new" }
+          }
+        }
+        yield* claimDelivery(record.channelId, record.deliveryKeys)
+        const { opened, row } = yield* caseFor(record)
+        yield* insertMessage({
+          id: record.messageId,
+          caseId: row.id,
+          kind: "inbound",
+          externalId: record.externalId,
+          author: record.customer,
+          authorUserId: null,
+          body: record.body,
+          html: record.html,
+          metadata: record.metadata
+        })
+        yield* insertEvent({
+          caseId: row.id,
+          kind: opened ? "case_opened" : "message_received",
+          actorUserId: null,
+          data: record.eventData
+        })
+        yield* completeDelivery(record, row.id)
+        return { caseId: row.id, opened, status: row.status }
+      })
 
     // ---- triage ----
 
@@ -374,11 +451,9 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
     return {
       claimDelivery,
       findDelivery,
-      completeDelivery,
+      recordInbound,
       insertCase,
-      openThread,
       findByThread,
-      findByMessages,
       findById,
       list,
       update,

@@ -7,7 +7,7 @@ import { CaseDetail, CaseEvent, CaseId, CasePage, CaseStatus, CaseType, Severity
 import { ProductId } from "./Products.js"
 import { UserId } from "./Users.js"
 
-export const maxPageSize = 100
+const maxPageSize = 100
 
 export const CaseQuery = Schema.Struct({
   status: Schema.optional(CaseStatus),
@@ -59,6 +59,17 @@ export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()(
   HttpApiSchema.annotations({ status: 400, description: "The cursor is not one this API gave out." })
 ) {}
 
+/**
+ * The answer to a retriage asked for while one is still waiting to start: nothing more is
+ * queued, as the waiting one will read the case as it is when it starts.
+ */
+export class RetriageAlreadyQueued extends Schema.Class<RetriageAlreadyQueued>("RetriageAlreadyQueued")({
+  alreadyQueued: Schema.Literal(true),
+  /** The waiting job: the same one a retriage_requested event in the timeline names. */
+  jobId: Schema.String,
+  queuedAt: Schema.Date
+}, { description: "A retriage of the case is already queued and has not started; nothing more was queued." }) {}
+
 const CasePath = Schema.Struct({ id: CaseId })
 
 export class CasesApi extends HttpApiGroup.make("cases")
@@ -101,9 +112,16 @@ export class CasesApi extends HttpApiGroup.make("cases")
     HttpApiEndpoint.post("retriage", "/cases/:id/retriage")
       .setPath(CasePath)
       .addSuccess(CaseEvent, { status: 202 })
+      .addSuccess(RetriageAlreadyQueued)
       .addError(CaseNotFound)
       .middleware(RequireAgent)
       .annotate(OpenApi.Summary, "Triage the case again (queued)")
+      .annotate(
+        OpenApi.Description,
+        "At most one retriage of a case waits at a time. 202 with the timeline's `retriage_requested` event " +
+          "(its data names the job) when this request queued one; 200 with `alreadyQueued: true` and the waiting " +
+          "job's id when one was queued before and has not started. Once a retriage has started, another may be queued."
+      )
   )
   .annotate(OpenApi.Title, "Cases")
 {}

@@ -32,7 +32,7 @@ export class SlugTaken extends Schema.TaggedError<SlugTaken>()(
   HttpApiSchema.annotations({ status: 409, description: "Another product has this slug." })
 ) {}
 
-export const ProductPath = Schema.Struct({ id: ProductId })
+const ProductPath = Schema.Struct({ id: ProductId })
 
 export class ProductsApi extends HttpApiGroup.make("products")
   .add(

@@ -98,12 +98,10 @@ export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQue
      * when there is one (straight on its connection: the job insert is one statement, and
      * this runs for every job sent), else through our SqlClient.
      */
-    const callerDb = (runtime: Runtime.Runtime<never>) => {
+    const callerDb = (runtime: Runtime.Runtime<never>, options: { readonly prepare: boolean }) => {
       const transaction = Context.getOption(runtime.context, SqlClient.TransactionConnection)
-      // The job insert is the one statement pg-boss sends this way: fixed text for each queue, and
-      // inserts only, so it is safe to prepare (see PreparingClient).
       const statement = (text: string, values: ReadonlyArray<unknown>) => {
-        const marked = `${PreparingClient.marker}${text}`
+        const marked = options.prepare ? `${PreparingClient.marker}${text}` : text
         return Option.isSome(transaction) ? transaction.value[0].executeRaw(marked, values) : sql.unsafe(marked, values).raw
       }
       return {
@@ -129,11 +127,43 @@ export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQue
         const envelope = yield* JobEnvelope.wrap(encoded)
         const runtime = yield* Effect.runtime<never>()
         const id = yield* Effect.tryPromise({
-          try: () => boss.send(job.name, envelope, { ...options, db: callerDb(runtime) }),
+          // The job insert: fixed text for each queue, and an insert only, so it is safe to
+          // prepare (see PreparingClient).
+          try: () => boss.send(job.name, envelope, { ...options, db: callerDb(runtime, { prepare: true }) }),
           catch: (cause) => new JobSendError({ job: job.name, cause })
         })
         yield* Effect.annotateCurrentSpan("job.id", id ?? "deduplicated")
         return Option.map(Option.fromNullable(id), JobId.make)
+      }
+    )
+
+    /**
+     * The job of `job` sent with `singletonKey` that is still waiting to start: created, or
+     * failed and waiting for its retry. None once it has started (or finished for good).
+     *
+     * Read in the caller's transaction, like `send`. The answer holds until the caller sends:
+     * two callers asking at once would both be told none, so a caller that must send at
+     * most one job per key serializes its sends of that key first (Cases holds the case's
+     * row lock). pg-boss's queue policies draw other lines — `short` counts created jobs
+     * only, `stately` one per state (a created and a retrying one at once), `exclusive` the
+     * running one too, which must not hold a new one back — and a queue's policy cannot be
+     * changed once it exists; the pipeline's queues are `standard`, where a singleton key
+     * alone limits nothing.
+     */
+    const findWaiting = Effect.fn("JobQueue.findWaiting")(
+      function*(job: JobDefinition.Any, singletonKey: string) {
+        yield* Effect.annotateCurrentSpan("job.name", job.name)
+        if (!known.has(job.name)) {
+          return yield* new JobQueueUnavailable({ message: `The job ${job.name} is not in the catalogue` })
+        }
+        const runtime = yield* Effect.runtime<never>()
+        // Not prepared: a lookup whose best plan depends on how many jobs the queue holds.
+        const db = callerDb(runtime, { prepare: false })
+        const [waiting] = yield* attempt(
+          `Cannot look up the waiting ${job.name} jobs`,
+          () => boss.findJobs(job.name, { key: singletonKey, queued: true, limit: 1, db })
+        )
+        return Option.map(Option.fromNullable(waiting), ({ createdOn, id }) => ({ id: JobId.make(id), createdOn }))
       }
     )
 
@@ -146,6 +176,7 @@ export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQue
 
     return {
       send,
+      findWaiting,
       ping,
       /** pg-boss itself, for the worker runner and tests. Produce jobs with `send`, which is typed and transactional. */
       boss

@@ -44,7 +44,9 @@ const jobs = {
     retry: { retryDelaySeconds: 1, backoff: false, retryLimit: 1 }
   }),
   slow: JobDefinition.make("test_slow", { payload: Greeting }),
-  stuck: JobDefinition.make("test_stuck", { payload: Greeting, retry: { retryDelaySeconds: 60 } })
+  stuck: JobDefinition.make("test_stuck", { payload: Greeting, retry: { retryDelaySeconds: 60 } }),
+  // No worker takes it: the test starts and fails it by hand.
+  waiting: JobDefinition.make("test_waiting", { payload: Greeting, retry: { ...noRetryDelay, retryLimit: 1 } })
 }
 
 // A long poll interval: a worker that picks a job up quickly was woken by NOTIFY.
@@ -101,6 +103,38 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       const found = yield* findJobs(jobs.transactional.name)
       expect(found.map((job) => job.id)).toEqual([Option.getOrThrow(id)])
       expect(found[0]!.data).toMatchObject({ payload: { name: "committed", times: 1 } })
+    }))
+
+  it.effect("findWaiting finds a key's job while it waits to start or to be retried, and no longer once started or failed", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const queue = yield* JobQueue
+      const { boss } = queue
+      const name = jobs.waiting.name
+      const waiting = (key: string) => Effect.map(queue.findWaiting(jobs.waiting, key), Option.map((job) => job.id))
+      const fetched = Effect.promise(() => boss.fetch(name, { batchSize: 10 })).pipe(Effect.map((found) => found.map((job) => job.id)))
+
+      expect(yield* waiting("case-1")).toEqual(Option.none())
+      const id = Option.getOrThrow(yield* queue.send(jobs.waiting, { name: "one", times: 1 }, { singletonKey: "case-1" }))
+      yield* queue.send(jobs.waiting, { name: "keyless", times: 1 })
+      expect(yield* waiting("case-1")).toEqual(Option.some(id))
+      expect(yield* waiting("case-2")).toEqual(Option.none())
+
+      // Asked in a transaction, it sees what the transaction sent (on the embedded database's one connection too).
+      const inTransaction = yield* sql.withTransaction(Effect.gen(function*() {
+        const sent = yield* queue.send(jobs.waiting, { name: "two", times: 1 }, { singletonKey: "case-2" })
+        return [sent, yield* waiting("case-2")] as const
+      }))
+      expect(inTransaction[1]).toEqual(inTransaction[0])
+
+      expect(yield* fetched).toHaveLength(3)
+      expect(yield* waiting("case-1")).toEqual(Option.none())
+      yield* Effect.promise(() => boss.fail(name, id, { message: "try again" }))
+      expect(yield* waiting("case-1")).toEqual(Option.some(id))
+      expect(yield* fetched).toEqual([id])
+      yield* Effect.promise(() => boss.fail(name, id, { message: "for good" }))
+      expect((yield* Effect.promise(() => boss.findJobs(name, { id }))).map((job) => job.state)).toEqual(["failed"])
+      expect(yield* waiting("case-1")).toEqual(Option.none())
     }))
 
   it.scoped("an undecodable payload fails the job for good, with the reason, without retries", () =>
