@@ -3,6 +3,7 @@
  */
 const benchmarks: Record<string, () => Promise<unknown>> = {
   jobs: () => import("./jobs/main.js"),
+  "jobs-runner": () => import("./jobs/runner.js"),
   ingest: () => import("./ingest/main.js")
 }
 

@@ -2,7 +2,7 @@
  * What a job row's `data` holds: the encoded payload and the W3C trace context of whoever
  * enqueued it, so the worker's span joins the producer's trace.
  */
-import { Effect, Either, Option, Tracer } from "effect"
+import { Effect, Either, Option, ParseResult, Schema, Tracer } from "effect"
 
 export interface JobEnvelope {
   /** The payload, encoded by its job's Schema. */
@@ -41,4 +41,20 @@ export const parentSpan = (envelope: { readonly traceparent?: string | undefined
   return match === null
     ? Option.none()
     : Option.some(Tracer.externalSpan({ traceId: match[1]!, spanId: match[2]!, sampled: (parseInt(match[3]!, 16) & 1) === 1 }))
+}
+
+/**
+ * Reads a job row's data with its job's payload Schema: the payload and the enqueuer's span,
+ * or why the job can never run. Made once per worker; what it returns runs for every job.
+ */
+export const makeDecoder = <A, I>(payload: Schema.Schema<A, I>) => {
+  const decodePayload = Schema.decodeUnknownEither(payload)
+  return (data: unknown): Either.Either<{ readonly payload: A; readonly parent: Option.Option<Tracer.ExternalSpan> }, string> => {
+    const envelope = read(data)
+    if (Either.isLeft(envelope)) return Either.left(envelope.left)
+    const decoded = decodePayload(envelope.right.payload)
+    return Either.isLeft(decoded)
+      ? Either.left(ParseResult.TreeFormatter.formatErrorSync(decoded.left))
+      : Either.right({ payload: decoded.right, parent: parentSpan(envelope.right) })
+  }
 }

@@ -1,10 +1,10 @@
 /**
  * The span of one job attempt, made directly with the tracer rather than with
- * `Effect.withSpan`. The worker starts every job from a runtime prepared for it (see
- * JobWorker); putting the span into that runtime's context up front saves the wrapping
- * `withSpan` does around each run, which was half the runner's cost per job in
- * `pnpm bench jobs`. It follows the same rules: the tracer, clock and switches are the
- * worker's, and a span is ended once, with the attempt's exit.
+ * `Effect.withSpan`. The worker starts every job's fiber with the span already in its context
+ * (see JobWorker), which spares the wrapping `withSpan` does around each run: with
+ * `Effect.withSpan` instead, `pnpm bench jobs` ran at 87.4% of bare pg-boss rather than 91.4%,
+ * and the runner alone spent 9 to 11 µs more a job. It follows the same rules: the tracer, clock and
+ * switches are the worker's, and a span is ended once, with the attempt's exit.
  */
 import { Clock, Context, DefaultServices, type Exit, FiberRef, FiberRefs, Option, Tracer } from "effect"
 

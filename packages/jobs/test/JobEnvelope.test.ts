@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import * as JobEnvelope from "../src/JobEnvelope.js"
 
 describe("JobEnvelope", () => {
@@ -32,4 +32,15 @@ describe("JobEnvelope", () => {
       expect(JobEnvelope.parentSpan(envelope)).toEqual(Option.none())
       expect(JobEnvelope.parentSpan({ traceparent: "00-not-a-trace-01" })).toEqual(Option.none())
     }))
+
+  it("decodes a job's data with its payload Schema, with the enqueuer's span, or says why it cannot", () => {
+    const decode = JobEnvelope.makeDecoder(Schema.Struct({ name: Schema.NonEmptyString, times: Schema.NumberFromString }))
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    const decoded = Either.getOrThrow(decode({ payload: { name: "a", times: "2" }, traceparent }))
+    expect(decoded.payload).toEqual({ name: "a", times: 2 })
+    expect(decoded.parent).toEqual(Option.some(expect.objectContaining({ traceId: "0af7651916cd43dd8448eb211c80319c" })))
+    expect(Either.getOrThrow(decode({ payload: { name: "a", times: "2" } })).parent).toEqual(Option.none())
+    expect(Either.getLeft(decode({ payload: { name: "", times: "2" } }))).toEqual(Option.some(expect.stringContaining("name")))
+    expect(Either.getLeft(decode({ name: "a", times: "2" }))).toEqual(Option.some(expect.stringContaining("not a job envelope")))
+  })
 })
