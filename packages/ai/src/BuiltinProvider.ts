@@ -31,7 +31,7 @@ const tasks: Record<string, (input: string) => Effect.Effect<string, LlmUnavaila
 const tokens = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
 
 /** Signed feature hashing of words and word pairs, L2-normalised: similar texts, nearby vectors. */
-export const hashEmbedding = (text: string): Array<number> => {
+const hashEmbedding = (text: string): Array<number> => {
   const vector = new Array<number>(embeddingDimensions).fill(0)
   const words = tokens(text)
   const features = [...words, ...words.slice(1).map((word, i) => `${words[i]} ${word}`)]

@@ -34,25 +34,28 @@ export class LlmMalformedOutput extends Data.TaggedError("LlmMalformedOutput")<{
   readonly message: string
 }> {}
 
-export type LlmError = LlmUnavailable | LlmMalformedOutput
-
 export interface Generated<A> {
   readonly value: A
   readonly provider: string
   readonly model: string
 }
 
+/** What a provider is asked for one task. */
+export interface CompletionRequest {
+  readonly task: string
+  readonly tier: Tier
+  readonly instructions: string
+  readonly input: string
+  /** The JSON Schema the answer must follow. */
+  readonly outputSchema: JSONSchema.JsonSchema7Root
+}
+
 /** What a provider does: raw text for a task, and embeddings. */
 export interface LlmProvider {
   readonly name: string
-  readonly complete: (request: {
-    readonly task: string
-    readonly tier: Tier
-    readonly instructions: string
-    readonly input: string
-    /** The JSON Schema the answer must follow. */
-    readonly outputSchema: JSONSchema.JsonSchema7Root
-  }) => Effect.Effect<{ readonly text: string; readonly model: string }, LlmUnavailable>
+  readonly complete: (
+    request: CompletionRequest
+  ) => Effect.Effect<{ readonly text: string; readonly model: string }, LlmUnavailable>
   readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, LlmUnavailable>
 }
 

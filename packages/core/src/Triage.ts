@@ -3,11 +3,16 @@
  * any transaction; its answer is stored, with the case's new type, severity and status and
  * a timeline event, in one transaction keyed by the job — so a retry of the same job,
  * after a crash at any point, neither adds a second result nor a second event.
+ *
+ * Without a database, `Triage.DefaultWithoutDependencies` runs over repository doubles
+ * (`makeTestLayer` from `@nestfleet/domain/testing/TestLayer`), `Transactions.Passthrough`
+ * and a scripted model (`@nestfleet/ai/testing/ScriptedProvider`); `test/TriageRules.test.ts`
+ * states the rules below that way.
  */
 import { Llm } from "@nestfleet/ai/Llm"
 import * as TriageTask from "@nestfleet/ai/TriageTask"
 import { Transactions } from "@nestfleet/db/Transactions"
-import { CasesRepo } from "@nestfleet/db/CasesRepo"
+import { CasesRepo, type CaseRow } from "@nestfleet/db/CasesRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import type { CaseId, CaseStatus } from "@nestfleet/domain/Cases"
 import { Effect, Option } from "effect"
@@ -18,6 +23,25 @@ const triageable: ReadonlySet<CaseStatus> = new Set(["new", "triaged", "needs_at
 
 const maxInputCharacters = 20_000
 
+type TriageReason = "new_case" | "retriage"
+
+/**
+ * What a result does to a case. `new_case` fills in what nobody has decided yet: a type or
+ * severity a person already set stays, and only a case still `new` moves. `retriage` is a
+ * person asking for a new opinion: type and severity are replaced, and any case not yet past
+ * triage moves. A case that moves is `triaged` when the model is confident enough for the
+ * product, and otherwise `needs_attention`.
+ */
+const decide = (current: CaseRow, result: TriageTask.TriageOutput, reason: TriageReason, confident: boolean) => {
+  const fresh = reason === "retriage"
+  const movable = fresh ? triageable.has(current.status) : current.status === "new"
+  return {
+    type: fresh || current.type === null ? result.type : current.type,
+    severity: fresh || current.severity === null ? result.severity : current.severity,
+    status: movable ? (confident ? "triaged" : "needs_attention") : current.status
+  } as const
+}
+
 export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
   effect: Effect.gen(function*() {
     const transactions = yield* Transactions
@@ -25,12 +49,7 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
     const products = yield* ProductsRepo
     const llm = yield* Llm
 
-    /**
-     * `new_case` fills in what nobody has decided yet: a type or severity a person already
-     * set stays, and only a case still `new` moves. `retriage` is a person asking for a new
-     * opinion: type and severity are replaced, and any case not yet past triage moves.
-     */
-    const run = Effect.fn("Triage.run")(function*(caseId: CaseId, jobId: string, reason: "new_case" | "retriage") {
+    const run = Effect.fn("Triage.run")(function*(caseId: CaseId, jobId: string, reason: TriageReason) {
       yield* Effect.annotateCurrentSpan({ "case.id": caseId })
       const found = yield* cases.findById(caseId)
       // A case that is gone leaves nothing to triage; the job is done.
@@ -61,15 +80,8 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
           model: answer.model
         })
         if (Option.isNone(stored)) return yield* Effect.logInfo("Triage: this job already stored its result")
-        const fresh = reason === "retriage"
-        const movable = fresh ? triageable.has(current.status) : current.status === "new"
-        const status = movable ? (confident ? "triaged" : "needs_attention") : current.status
-        yield* cases.update({
-          id: caseId,
-          type: fresh || current.type === null ? result.type : current.type,
-          severity: fresh || current.severity === null ? result.severity : current.severity,
-          status
-        })
+        const next = decide(current, result, reason, confident)
+        yield* cases.update({ id: caseId, ...next })
         yield* cases.insertEvent({
           caseId,
           kind: "triaged",
@@ -79,7 +91,7 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
             severity: result.severity,
             confidence: result.confidence,
             threshold: product.settings.triageMinConfidence,
-            status: { from: current.status, to: status },
+            status: { from: current.status, to: next.status },
             reason,
             provider: answer.provider,
             model: answer.model

@@ -3,33 +3,31 @@
  * product's threshold; a retry of the same job — after a crash anywhere — adds nothing.
  */
 import { expect, layer } from "@effect/vitest"
-import { Llm, LlmMalformedOutput, type LlmProvider } from "@nestfleet/ai/Llm"
 import * as BuiltinProvider from "@nestfleet/ai/BuiltinProvider"
+import { Llm, LlmMalformedOutput } from "@nestfleet/ai/Llm"
+import * as ScriptedProvider from "@nestfleet/ai/testing/ScriptedProvider"
+import * as TriageTask from "@nestfleet/ai/TriageTask"
 import { CasesRepo } from "@nestfleet/db/CasesRepo"
 import { ChannelsRepo } from "@nestfleet/db/ChannelsRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
+import { Transactions } from "@nestfleet/db/Transactions"
 import { ProductSettings } from "@nestfleet/domain/Products"
-import { Effect, Layer, Ref } from "effect"
+import { Effect, Layer } from "effect"
 import { Triage } from "../src/Triage.js"
-
-/** The builtin provider, counting its calls; it answers garbage while `garbage` is set. */
-const calls = Ref.unsafeMake(0)
-let garbage = false
-const countingProvider: LlmProvider = {
-  ...BuiltinProvider.provider,
-  complete: (request) =>
-    Effect.zipRight(
-      Ref.update(calls, (n) => n + 1),
-      garbage ? Effect.succeed({ text: "{\"type\":\"bug\"}", model: "garbage" }) : BuiltinProvider.provider.complete(request)
-    )
-}
 
 const TestLayer = Triage.Default.pipe(
   Layer.provideMerge(Layer.mergeAll(CasesRepo.Default, ProductsRepo.Default, ChannelsRepo.Default)),
-  Layer.provide(Llm.layerWith(countingProvider)),
+  Layer.provide(Llm.layerWith(BuiltinProvider.provider)),
   Layer.provideMerge(TestDatabase.layer)
 )
+
+/** Triage over this file's database, with a model answering `script` instead of the builtin one. */
+const scriptedTriage = (script: ReadonlyArray<ScriptedProvider.Step>) =>
+  Triage.DefaultWithoutDependencies.pipe(
+    Layer.provideMerge(ScriptedProvider.layer(script)),
+    Layer.provide(Transactions.Default)
+  )
 
 let cases = 0
 const newCase = (subject: string, body: string, triageMinConfidence = 0.6) =>
@@ -97,18 +95,25 @@ layer(TestLayer, { timeout: 60_000 })("triage", (it) => {
       const triage = yield* Triage
       const repo = yield* CasesRepo
       const caseId = yield* newCase("Refund please", "I was charged twice for my subscription")
-      garbage = true
       const failure = yield* Effect.flip(triage.run(caseId, "job-garbage", "new_case"))
-      garbage = false
       expect(failure).toBeInstanceOf(LlmMalformedOutput)
       expect((yield* Effect.flatten(repo.findById(caseId))).status).toBe("new")
       expect((yield* repo.eventsOf(caseId)).length).toBe(0)
-      // The retry of that job succeeds and stores one result.
-      const before = yield* Ref.get(calls)
+      // The retry of that job asks again, succeeds and stores one result.
       yield* triage.run(caseId, "job-garbage", "new_case")
-      expect(yield* Ref.get(calls)).toBe(before + 1)
-      expect((yield* Effect.flatten(repo.findById(caseId))).type).toBe("billing")
-    }))
+      expect((yield* ScriptedProvider.requests).map((request) => request.task)).toEqual(["triage", "triage"])
+      expect(yield* Effect.flatten(repo.findById(caseId))).toMatchObject({ type: "billing", status: "triaged" })
+      expect((yield* repo.eventsOf(caseId)).filter((event) => event.kind === "triaged")).toHaveLength(1)
+    }).pipe(Effect.provide(scriptedTriage([
+      ScriptedProvider.text(TriageTask.triage, JSON.stringify({ type: "bug" })),
+      ScriptedProvider.answer(TriageTask.triage, {
+        type: "billing",
+        severity: "high",
+        confidence: 0.9,
+        summary: "Billing issue: Refund please",
+        reasoning: [{ step: "Type: billing", detail: "Evidence from \"charged twice\"", evidence: ["charged twice"] }]
+      })
+    ]))))
 
   it.effect("a new case's triage keeps what a person already decided; a retriage replaces type and severity", () =>
     Effect.gen(function*() {
