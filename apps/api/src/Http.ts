@@ -1,10 +1,10 @@
 /**
  * The HTTP server: the `NestFleetApi` contract with its handlers, OpenAPI at
- * `/api/v1/openapi.json`, interactive docs at `/api/v1/docs`, and the edge middleware
- * (request id, access log, security headers, one error shape, body limit). Closing the
- * layer drains it.
+ * `/api/v1/openapi.json`, interactive docs at `/api/v1/docs`, and the edge middleware (the
+ * request's span, request id, access log, security headers, one error shape, body limit).
+ * Closing the layer drains it.
  */
-import { HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { apiPrefix, NestFleetApi } from "@nestfleet/domain/Api"
 import { ShutdownTimeout } from "@nestfleet/jobs/JobsConfig"
@@ -21,6 +21,7 @@ import { DrainingIncomingMessage } from "./http/DrainingRequest.js"
 import * as ErrorBodies from "./http/ErrorBodies.js"
 import { drainOnClose } from "./http/GracefulShutdown.js"
 import * as RequestId from "./http/RequestId.js"
+import * as RequestSpan from "./http/RequestSpan.js"
 import * as SecurityHeaders from "./http/SecurityHeaders.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { CasesHttpLive } from "./cases/CasesHttp.js"
@@ -29,7 +30,7 @@ import { ProductsHttpLive } from "./products/ProductsHttp.js"
 import { UsersHttpLive } from "./users/UsersHttp.js"
 import { WebhooksHttpLive } from "./webhooks/WebhooksHttp.js"
 
-export const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
+const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
   Layer.provide([
     HealthHttpLive,
     AuthHttpLive,
@@ -43,9 +44,15 @@ export const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
   Layer.provide(AccessMiddlewareLive)
 )
 
-/** Outermost first: request id, access log, security headers, one error shape. */
+/** Outermost first: the request's span, request id, access log, security headers, one error shape. */
 const edge = (app: HttpApp.Default): HttpApp.Default<never, never> =>
-  app.pipe(ErrorBodies.middleware, SecurityHeaders.middleware, AccessLog.middleware, RequestId.middleware)
+  app.pipe(
+    ErrorBodies.middleware,
+    SecurityHeaders.middleware,
+    AccessLog.middleware,
+    RequestId.middleware,
+    RequestSpan.middleware
+  )
 
 export interface ServerOptions {
   readonly listen: Net.ListenOptions
@@ -59,7 +66,8 @@ export const makeLayer = (options: ServerOptions) =>
     // Requests whose body runs over the limit are answered 413, not reset (see DrainingRequest).
     const server = Http.createServer({ IncomingMessage: DrainingIncomingMessage })
     return Layer.scopedDiscard(drainOnClose(server, options.shutdownTimeout)).pipe(
-      Layer.provideMerge(HttpApiBuilder.serve(edge)),
+      // RequestSpan stands in for the platform's span, which would record the query's values.
+      Layer.provideMerge(HttpMiddleware.withTracerDisabledWhen(HttpApiBuilder.serve(edge), () => true)),
       Layer.provide(ApiFailures.layer(options.maxBodyBytes)),
       Layer.provide(HttpApiSwagger.layer({ path: `${apiPrefix}/docs` })),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: `${apiPrefix}/openapi.json` })),
