@@ -171,11 +171,12 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 300_000 })("fiel
   it.effect("GitHub: issue.user.login and the repository, and who reopened the issue (case_events.data)", () =>
     Effect.gen(function*() {
       const { channelId, secret, token } = yield* channelOf("github")
-      const issuesEvent = (action: string, id: number, login: string, repository: string) =>
+      const issuesEvent = (action: string, id: number, login: string, repository: string, sender = login) =>
         JSON.stringify({
           action,
           issue: { id, number: id, title: "Crash", body: "It crashes", user: { login } },
-          repository: { full_name: repository }
+          repository: { full_name: repository },
+          sender: { login: sender }
         })
       yield* property(fc.record({ login: awkwardText, repository: awkwardText, reopener: awkwardText }), (sent) =>
         Effect.gen(function*() {
@@ -189,7 +190,7 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 300_000 })("fiel
           yield* AuthFlows.call(token, `/api/v1/cases/${caseId}`, { method: "PATCH", body: { status: "closed" } })
           const reopened = yield* deliver(
             channelId,
-            Signing.github(secret, "issues", issuesEvent("reopened", id, sent.reopener, sent.repository))
+            Signing.github(secret, "issues", issuesEvent("reopened", id, sent.login, sent.repository, sent.reopener))
           )
           if (!expectAnswer(reopened, sent.reopener, 200)) return
           const event = (yield* caseOf(token, caseId)).timeline.find((event) => event.kind === "reopened")

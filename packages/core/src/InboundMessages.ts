@@ -156,7 +156,9 @@ const GitHubRepository = Schema.Struct({ full_name: Schema.String })
 const GitHubIssuesEvent = Schema.Struct({
   action: Schema.String,
   issue: GitHubIssue,
-  repository: GitHubRepository
+  repository: GitHubRepository,
+  /** Who did it: for a reopening, the person who reopened the issue (its author is `issue.user`). */
+  sender: Schema.optional(GitHubUser)
 })
 
 const GitHubIssueCommentEvent = Schema.Struct({
@@ -308,7 +310,7 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
               _tag: "Reopen",
               deliveryKeys: [...deliveryKeys, reopeningKey(payload, json)],
               threadKey: issueThread(payload.repository.full_name, payload.issue),
-              by: payload.issue.user.login
+              by: (payload.sender ?? payload.issue.user).login
             }
             : { _tag: "Ignored", reason: `issues.${payload.action} needs nothing` }
           : payload.issue.pull_request !== undefined

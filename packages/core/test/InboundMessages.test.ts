@@ -227,6 +227,13 @@ describe("InboundMessages.read", () => {
       })
     })
 
+    it("names who reopened the issue (the sender), not its author", () => {
+      const payload = fixtureJson("issues.reopened.json")
+      const reopenedBySomeoneElse = { ...payload, sender: { ...payload.sender, login: "maintainer-ann" } }
+      const inbound = right(read("github", headers("issues"), json(reopenedBySomeoneElse)))
+      expect(inbound).toMatchObject({ _tag: "Reopen", by: "maintainer-ann" })
+    })
+
     it("keys a reopening by the event, not the delivery: the same body under another delivery id is the same reopening", () => {
       const reopen = (delivery: string, body: Uint8Array) => {
         const inbound = right(read("github", { "x-github-event": "issues", "x-github-delivery": delivery }, body))
