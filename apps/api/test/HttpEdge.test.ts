@@ -11,8 +11,9 @@ import { SystemStatus } from "@nestfleet/core/SystemStatus"
 import { Users } from "@nestfleet/core/Users"
 import { ErrorBody } from "@nestfleet/domain/Errors"
 import { Health } from "@nestfleet/domain/HealthApi"
+import { makeTestLayer } from "@nestfleet/domain/testing/TestLayer"
 import { expect, layer } from "@effect/vitest"
-import { type Context, Data, Duration, Effect, Layer, Schema } from "effect"
+import { Data, Duration, Effect, Layer, Schema } from "effect"
 import * as Http from "../src/Http.js"
 import * as LogCapture from "./LogCapture.js"
 import * as TestServer from "./TestServer.js"
@@ -44,15 +45,13 @@ const systemStatusDouble = Layer.succeed(
  * The services behind the other endpoints are not what these tests are about: every method
  * of these doubles dies, so a test that reached one would fail.
  */
-const unused = <I, S>(tag: Context.Tag<I, S>) =>
-  Layer.succeed(tag, new Proxy({}, { get: () => () => Effect.dieMessage(`${tag.key} is not used by the edge tests`) }) as S)
 const otherServices = Layer.mergeAll(
-  unused(Sessions),
-  unused(Users),
-  unused(Products),
-  unused(Channels),
-  unused(Ingestion),
-  unused(Cases)
+  makeTestLayer(Sessions)({}),
+  makeTestLayer(Users)({}),
+  makeTestLayer(Products)({}),
+  makeTestLayer(Channels)({}),
+  makeTestLayer(Ingestion)({}),
+  makeTestLayer(Cases)({})
 )
 
 const logs = LogCapture.make()

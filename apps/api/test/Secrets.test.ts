@@ -58,7 +58,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("secrets", (
       const signedIn = seen(yield* AuthFlows.login(user))
       const userToken = (signedIn.body as { accessToken: string }).accessToken
       const refreshed = seen(yield* AuthFlows.refresh(signedIn.refreshToken))
-      seen(yield* AuthFlows.refresh(signedIn.refreshToken)) // reuse: revokes the session
+      seen(yield* AuthFlows.refresh(signedIn.refreshToken)) // again within the reuse grace window: the same successor
       const again = seen(yield* AuthFlows.login(user))
       const againToken = (again.body as { accessToken: string }).accessToken
       seen(yield* AuthFlows.call(againToken, "/api/v1/auth/password", {

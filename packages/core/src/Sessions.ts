@@ -69,7 +69,7 @@ const invalidRefreshToken = new InvalidRefreshToken({
 const isUserId = Schema.is(UserId)
 const isUuid = Schema.is(Schema.UUID)
 
-export const sessionUser = (user: UserRow) =>
+const sessionUser = (user: UserRow) =>
   new SessionUser({ id: user.id, email: user.email, name: user.name, roles: user.roles })
 
 type Rotation =

@@ -21,7 +21,7 @@ import { AuthConfig } from "./AuthConfig.js"
 import { Passwords } from "./Passwords.js"
 import { orDieUnexpected } from "./Unexpected.js"
 
-export const toUser = (row: UserRow) =>
+const toUser = (row: UserRow) =>
   new User({
     id: row.id,
     email: row.email,

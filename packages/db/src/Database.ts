@@ -55,7 +55,7 @@ const verify = (pool: pg.Pool, where: string) =>
     })
   )
 
-export const makeServer = (options: { readonly url: Redacted.Redacted; readonly poolMax: number }) =>
+const makeServer = (options: { readonly url: Redacted.Redacted; readonly poolMax: number }) =>
   Effect.gen(function*() {
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() =>
@@ -94,7 +94,7 @@ const openPglite = (dataDir: string) =>
     (pglite) => Effect.promise(() => pglite.close())
   )
 
-export const makeEmbedded = (options: { readonly dataDir: string }) =>
+const makeEmbedded = (options: { readonly dataDir: string }) =>
   Effect.gen(function*() {
     if (options.dataDir !== inMemory) {
       yield* DataDirLock.acquire(options.dataDir)

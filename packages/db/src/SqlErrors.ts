@@ -2,7 +2,7 @@ import { SqlError } from "@effect/sql"
 import { Effect } from "effect"
 
 /** PostgreSQL's SQLSTATE for a unique violation, optionally on one constraint or index. */
-export const isUniqueViolation = (error: unknown, constraint?: string): boolean => {
+const isUniqueViolation = (error: unknown, constraint?: string): boolean => {
   if (!(error instanceof SqlError.SqlError)) return false
   const cause = error.cause as { readonly code?: unknown; readonly constraint?: unknown } | undefined
   return cause?.code === "23505" && (constraint === undefined || cause.constraint === constraint)

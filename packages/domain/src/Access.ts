@@ -48,7 +48,7 @@ export class RequireAdmin extends HttpApiMiddleware.Tag<RequireAdmin>()("Require
   static readonly role: Role = "admin"
 }
 
-export const accessMiddlewares = [RequireViewer, RequireAgent, RequireAdmin] as const
+const accessMiddlewares = [RequireViewer, RequireAgent, RequireAdmin] as const
 
 /** The lowest role a middleware lets through, if it is one of the access middlewares. */
 export const requiredRole = (middleware: unknown): Role | undefined =>

@@ -25,7 +25,7 @@ const expectedThing = (expected: string) =>
   expected.startsWith("{ ") ? "an object" : expected.startsWith("ReadonlyArray<") ? "an array" : expected
 
 /** The rule an issue states, without the value that broke it. */
-export const ruleOf = (issue: Issue): string => {
+const ruleOf = (issue: Issue): string => {
   switch (issue._tag) {
     case "Missing":
       return "is missing"

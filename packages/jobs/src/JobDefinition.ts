@@ -36,7 +36,7 @@ export declare namespace JobDefinition {
   export type Payload<J> = J extends JobDefinition<string, infer A, any> ? A : never
 }
 
-export const defaultRetry: RetryPolicy = {
+const defaultRetry: RetryPolicy = {
   retryLimit: 5,
   retryDelaySeconds: 5,
   backoff: true,
@@ -44,7 +44,7 @@ export const defaultRetry: RetryPolicy = {
   expireInSeconds: 900
 }
 
-export const defaultWorker: WorkerSettings = { concurrency: 2, batchSize: 4 }
+const defaultWorker: WorkerSettings = { concurrency: 2, batchSize: 4 }
 
 const queueName = /^[a-z][a-z0-9_]{0,62}$/
 

@@ -21,7 +21,7 @@ export const read = (data: unknown): Either.Either<JobEnvelope, string> =>
     : Either.left("The job's data is not a job envelope: expected { payload, traceparent? }")
 
 /** The W3C `traceparent` of a span: version 00, trace id, span id, sampled flag. */
-export const traceparentOf = (span: Tracer.AnySpan): string =>
+const traceparentOf = (span: Tracer.AnySpan): string =>
   `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
 
 /** Wraps an encoded payload with the current span's trace context, when there is a span. */

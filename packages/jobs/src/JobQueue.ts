@@ -48,7 +48,7 @@ const attempt = <A>(message: string, f: () => Promise<A>) =>
  * process on its own only sends. Workers registered in a process that does not listen still
  * run, woken by polling only.
  */
-export class WorksJobs extends Context.Reference<WorksJobs>()("@nestfleet/jobs/WorksJobs", {
+class WorksJobs extends Context.Reference<WorksJobs>()("@nestfleet/jobs/WorksJobs", {
   defaultValue: () => true
 }) {}
 

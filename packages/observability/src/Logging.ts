@@ -59,7 +59,7 @@ const redactSecrets = (value: unknown, depth: number): unknown => {
 /** Credentials inside URLs (`postgres://user:password@host`), wherever a message or error holds one. */
 const urlCredentials = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]+@/gi
 
-export const scrubCredentials = (text: string): string =>
+const scrubCredentials = (text: string): string =>
   text.includes("://") ? text.replace(urlCredentials, "$1:[redacted]@") : text
 
 const toEffectLevel: Record<LogLevelName, LogLevel.LogLevel> = {
@@ -114,7 +114,7 @@ const renderMessage = (message: unknown): { readonly msg: string; readonly data:
 }
 
 /** An Effect `Logger` that hands every entry to `target`. */
-export const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void> =>
+const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void> =>
   Logger.make(({ annotations, cause, context, date, logLevel, message, spans }) => {
     const level = toPinoLevel(logLevel)
     if (!target.isLevelEnabled(level)) return

@@ -18,7 +18,7 @@ const unimplemented = (service: string, member: PropertyKey) => {
 }
 
 /** `implementation` with every missing member answering `unimplemented`. */
-export const makeUnimplementedProxy = <A extends object>(service: string, implementation: Partial<A>): A =>
+const makeUnimplementedProxy = <A extends object>(service: string, implementation: Partial<A>): A =>
   new Proxy({ ...implementation } as A, {
     get(target, member, receiver) {
       if (member in target) return Reflect.get(target, member, receiver)
