@@ -26,7 +26,7 @@ import {
 } from "@nestfleet/domain/WebhooksApi"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { TriageJob } from "@nestfleet/jobs/PipelineJobs"
-import { Effect, Either, Option, Schema } from "effect"
+import { Clock, Effect, Either, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { Channels } from "./Channels.js"
 import * as InboundMessages from "./InboundMessages.js"
@@ -131,7 +131,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
         const { channel, secret } = found.value
         yield* Effect.annotateCurrentSpan({ "channel.id": channel.id, "channel.type": channel.type })
 
-        const verdict = WebhookSignatures.verify(channel.type, secret, headers, body)
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const verdict = WebhookSignatures.verify(channel.type, secret, headers, body, now)
         if (Either.isLeft(verdict)) return yield* new WebhookSignatureInvalid({ message: verdict.left })
 
         const inbound = InboundMessages.read(channel.type, headers, body)

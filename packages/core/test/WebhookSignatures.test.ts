@@ -18,7 +18,7 @@ const reasons: Array<string> = []
 
 const check = (type: ChannelType, secret: string, headers: Headers, body: Uint8Array, now?: Date) => {
   secretsSeen.add(secret)
-  const verdict = verify(type, Redacted.make(secret), headers, body, now)
+  const verdict = verify(type, Redacted.make(secret), headers, body, now ?? new Date())
   if (Either.isLeft(verdict)) reasons.push(verdict.left)
   return verdict
 }
@@ -113,6 +113,15 @@ describe("WebhookSignatures.verify", () => {
       // Inside the tolerance it holds.
       const recent = seconds(new Date(now - 4 * 60_000))
       expectValid(check(type, whsec, swHeaders(id, recent, signByHand(whsec, id, recent, body)), body))
+    })
+
+    it("judges the timestamp by the time it is given, not the machine's", () => {
+      const then = new Date("2020-02-29T12:00:00Z")
+      const headers = swHeaders(id, seconds(then), new Webhook(whsec).sign(id, then, Buffer.from(body)))
+      expectValid(check(type, whsec, headers, body, then))
+      expectValid(check(type, whsec, headers, body, new Date(then.getTime() + 4 * 60_000)))
+      expectInvalid(check(type, whsec, headers, body, new Date(then.getTime() + 6 * 60_000)), /too old/)
+      expectInvalid(check(type, whsec, headers, body), /too old/)
     })
 
     it("refuses a non-numeric timestamp", () => {
@@ -296,7 +305,7 @@ describe("WebhookSignatures.generateSecret", () => {
     const signature = new Webhook(secret).sign("msg_1", now, '{"ok":true}')
     const headers = { "webhook-id": "msg_1", "webhook-timestamp": String(seconds(now)), "webhook-signature": signature }
     expect(new Webhook(secret).verify('{"ok":true}', headers)).toEqual({ ok: true })
-    expectValid(verify(type, Redacted.make(secret), swHeaders("msg_1", seconds(now), signature), bytes('{"ok":true}')))
+    expectValid(verify(type, Redacted.make(secret), swHeaders("msg_1", seconds(now), signature), bytes('{"ok":true}'), now))
   })
 
   it("makes a 64-character hex secret for github", () => {
