@@ -14,7 +14,7 @@ import * as AuthFlows from "./AuthFlows.js"
 import * as TestServer from "./TestServer.js"
 
 const addressLimit = 8
-const graceSeconds = 2
+const graceSeconds = 5
 const slowdownMaxSeconds = 1
 const serverLayer = TestServer.layer(undefined, {
   config: {

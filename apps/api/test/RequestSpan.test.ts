@@ -25,7 +25,9 @@ const attributesOf = (span: Tracer.Span) => Object.fromEntries(span.attributes)
 const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 const callerSpanId = "00f067aa0ba902b7"
 
-layer(TestServer.layer().pipe(Layer.provide(Layer.setTracer(recordingTracer))))("RequestSpan", (it) => {
+const server = TestServer.layer().pipe(Layer.provide(Layer.setTracer(recordingTracer)))
+
+layer(server, { excludeTestServices: true })("RequestSpan", (it) => {
   it.effect("a request's span continues the caller's trace and names the query's parameters, never their values", () =>
     Effect.gen(function*() {
       const { accessToken } = yield* signIn(TestServer.admin)

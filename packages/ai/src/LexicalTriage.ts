@@ -9,6 +9,7 @@
  * cue words. Every step names the words that drove it.
  */
 import type { CaseType, ReasoningStep, Severity } from "@nestfleet/domain/Cases"
+import { Record } from "effect"
 import { label, type LexicalType, type Lexicon, severityCues, typeLexicons, usualSeverity } from "./LexicalTriageLexicon.js"
 
 /** A support message: its subject and the customer's words. */
@@ -59,22 +60,19 @@ const escape = (term: string) => term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 const pattern = (term: string) =>
   /^\W+$/.test(term) ? new RegExp(escape(term), "g") : new RegExp(`(?<![\\w'-])${escape(term)}(?![\\w'-])`, "g")
 
-const compiled = new Map<string, RegExp>()
-const count = (text: string, term: string) => {
-  let regex = compiled.get(term)
-  if (regex === undefined) {
-    regex = pattern(term)
-    compiled.set(term, regex)
-  }
-  regex.lastIndex = 0
-  return text.match(regex)?.length ?? 0
-}
+/** A lexicon with each term's pattern compiled, once: the lexicons are fixed. */
+type Compiled = ReadonlyArray<{ readonly term: string; readonly weight: number; readonly pattern: RegExp }>
+
+const compile = (lexicon: Lexicon): Compiled => lexicon.map(([term, weight]) => ({ term, weight, pattern: pattern(term) }))
+
+const typePatterns = Record.map(typeLexicons, compile)
+const cuePatterns = Record.map(severityCues, compile)
 
 /** Subject words count 1.5×; each repeat of a term adds less (1, 1.5, 1.83, …: log growth). */
-const matchLexicon = (lexicon: Lexicon, text: Text): Array<Match> =>
-  lexicon.flatMap(([term, weight]) => {
-    const inSubject = count(text.subject, term)
-    const inBody = count(text.body, term)
+const matchLexicon = (lexicon: Compiled, text: Text): Array<Match> =>
+  lexicon.flatMap(({ pattern, term, weight }) => {
+    const inSubject = text.subject.match(pattern)?.length ?? 0
+    const inBody = text.body.match(pattern)?.length ?? 0
     const total = inSubject + inBody
     if (total === 0) return []
     const score = weight * (1 + Math.log(total)) * (inSubject > 0 ? 1.5 : 1)
@@ -103,7 +101,7 @@ interface Ranking {
 const rank = (text: Text): Ranking => {
   const scores = (Object.keys(typeLexicons) as Array<LexicalType>)
     .map((type): TypeScore => {
-      const matches = matchLexicon(typeLexicons[type], text)
+      const matches = matchLexicon(typePatterns[type], text)
       return { type, matches, score: sum(matches) }
     })
     .concat([{ type: "other", matches: [], score: otherBaseline }])
@@ -157,11 +155,11 @@ const isProblem = (type: CaseType) => type === "incident" || type === "bug" || t
 
 const severityOf = (text: Text, { best, question }: Ranking): SeverityDecision => {
   const cues = {
-    grave: matchLexicon(severityCues.grave, text),
-    scope: matchLexicon(severityCues.scope, text),
-    degraded: matchLexicon(severityCues.degraded, text),
-    high: matchLexicon(severityCues.high, text),
-    low: matchLexicon(severityCues.low, text)
+    grave: matchLexicon(cuePatterns.grave, text),
+    scope: matchLexicon(cuePatterns.scope, text),
+    degraded: matchLexicon(cuePatterns.degraded, text),
+    high: matchLexicon(cuePatterns.high, text),
+    low: matchLexicon(cuePatterns.low, text)
   }
   const usual = usualSeverity[best.type]
   const problem = isProblem(best.type)

@@ -22,7 +22,6 @@ import {
   Customer,
   Message,
   MessageAuthor,
-  ReasoningStep,
   Triage
 } from "@nestfleet/domain/Cases"
 import {
@@ -76,7 +75,7 @@ const toTriage = (row: TriageRow) =>
     severity: row.severity,
     confidence: row.confidence,
     summary: row.summary,
-    reasoning: row.reasoning.map((step) => new ReasoningStep(step)),
+    reasoning: row.reasoning,
     provider: row.provider,
     model: row.model,
     createdAt: row.createdAt

@@ -53,7 +53,7 @@ const update = (id: UserId, changes: ConstructorParameters<typeof UserChanges>[0
 
 const admin = userRow(["admin"])
 
-/** Users with one enabled admin, and nothing else stubbed: the README's "Swapping layers" example. */
+/** Users with one enabled admin, and nothing else stubbed. */
 const UsersTest = Users.DefaultWithoutDependencies.pipe(
   Layer.provide([
     makeTestLayer(UsersRepo)({

@@ -1,7 +1,7 @@
 /** Cases, their messages, timelines and triage results, and the deliveries that made them. */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { CaseId, CaseStatus, CaseType, MessageId, MessageKind, Severity } from "@nestfleet/domain/Cases"
+import { CaseId, CaseStatus, CaseType, MessageId, MessageKind, ReasoningStep, Severity } from "@nestfleet/domain/Cases"
 import { ChannelId } from "@nestfleet/domain/Channels"
 import { ProductId } from "@nestfleet/domain/Products"
 import { UserId } from "@nestfleet/domain/Users"
@@ -60,7 +60,7 @@ export class TriageRow extends Schema.Class<TriageRow>("TriageRow")({
   severity: Severity,
   confidence: Schema.Number,
   summary: Schema.String,
-  reasoning: Schema.Array(Schema.Struct({ step: Schema.String, detail: Schema.String, evidence: Schema.Array(Schema.String) })),
+  reasoning: Schema.Array(ReasoningStep),
   provider: Schema.String,
   model: Schema.String,
   createdAt: Schema.DateFromSelf
@@ -425,7 +425,7 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
         severity: Severity,
         confidence: Schema.Number,
         summary: Schema.String,
-        reasoning: Schema.Array(Schema.Unknown),
+        reasoning: Schema.Array(ReasoningStep),
         provider: Schema.String,
         model: Schema.String
       }),

@@ -1,16 +1,13 @@
-import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSecurity } from "@effect/platform"
 import { Sessions } from "@nestfleet/core/Sessions"
 import { NestFleetApi } from "@nestfleet/domain/Api"
-import { Effect, Option, Redacted } from "effect"
+import { Effect, Option } from "effect"
 import { HttpConfig } from "../HttpConfig.js"
 import { clientAddress } from "./ClientAddress.js"
 import * as RefreshCookie from "./RefreshCookie.js"
 
-/** The token of an `Authorization: Bearer …` header, if the request has one. */
-const bearerToken = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-  Option.fromNullable(/^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? "")?.[1]).pipe(
-    Option.map(Redacted.make)
-  ))
+/** The bearer token, read as the access middleware reads it (empty when there is none). */
+const bearerToken = Effect.map(HttpApiBuilder.securityDecode(HttpApiSecurity.bearer), Option.some)
 
 export const AuthHttpLive = HttpApiBuilder.group(NestFleetApi, "auth", (handlers) =>
   Effect.gen(function*() {

@@ -1,10 +1,10 @@
 /**
  * One line per request, at info, once its response is ready: the method, the path, the
  * names of the query parameters (`RequestTarget`) and the status (`http.path=/api/v1/cases
- * http.query=q,limit`). Nor a failure's cause, which the platform's `HttpMiddleware.logger`
- * writes with the whole URL: failures worth a cause are logged where they are handled
- * (`ApiFailures`), and the rest — an unknown route, a client gone away — are told by their
- * status.
+ * http.query=q,limit`). Never the query's values, and never a failure's cause, both of which
+ * the platform's `HttpMiddleware.logger` writes: failures worth a cause are logged where they
+ * are handled (`ApiFailures`), and the rest — an unknown route, a client gone away — are told
+ * by their status.
  *
  * Like the platform's logger, it stays quiet under `HttpMiddleware.withLoggerDisabled`.
  */

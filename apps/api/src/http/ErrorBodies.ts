@@ -12,6 +12,7 @@ import { unexpectedFailureMessage } from "@nestfleet/domain/Errors"
 import { Effect } from "effect"
 import { discardAtMostBytes } from "./DrainingRequest.js"
 import { RequestId } from "./RequestId.js"
+import * as RequestTarget from "./RequestTarget.js"
 
 const statusTags: Record<number, string> = {
   400: "BadRequest",
@@ -33,11 +34,9 @@ const statusTags: Record<number, string> = {
 
 const defaultMessage = (request: HttpServerRequest.HttpServerRequest, status: number) => {
   switch (status) {
-    case 404: {
-      // The path only: the query's values are the client's, and may be secrets (see AccessLog).
-      const queryAt = request.url.indexOf("?")
-      return `No route for ${request.method} ${queryAt < 0 ? request.url : request.url.slice(0, queryAt)}`
-    }
+    case 404:
+      // The path only: the query's values are the client's, and may be secrets (see RequestTarget).
+      return `No route for ${request.method} ${RequestTarget.describe(request.url).path}`
     case 503:
       return "The server is unavailable or shutting down"
     case 500:

@@ -1,7 +1,9 @@
 /**
  * Partial test doubles of services, as in Effect's own examples (`makeTestLayer`): a layer
- * for `tag` holding only the members a test gives. Any other member dies when used, naming
- * itself, so a test never passes because a double answered something nobody scripted.
+ * for `tag` holding only the members a test gives. Any other method or Effect member dies
+ * when used, naming itself, so a test never passes because a double answered something
+ * nobody scripted. A member that is a plain value (a flag such as `SecretCipher.encrypting`)
+ * cannot die when read: a double the code under test reads one from must give it.
  *
  *   const repo = makeTestLayer(CasesRepo)({ findById: () => Effect.succeed(Option.some(row)) })
  */
