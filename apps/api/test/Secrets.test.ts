@@ -7,7 +7,7 @@
 import { expect, layer } from "@effect/vitest"
 import { SecretCipher } from "@nestfleet/core/SecretCipher"
 import * as Logging from "@nestfleet/observability/Logging"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { Writable } from "node:stream"
 import * as AuthFlows from "./AuthFlows.js"
 import * as Signing from "./Signing.js"
@@ -121,7 +121,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("secrets", (
       expect(slack.status).toBe(201)
 
       // A secret at rest, decrypted and then logged the way careless code would.
-      const cipher = SecretCipher.fromKey(Option.some(Buffer.from(encryptionKey, "hex")))
+      const cipher = SecretCipher.fromKey(Buffer.from(encryptionKey, "hex"))
       const stored = yield* cipher.encrypt(Redacted.make("integration-token-secret-5"))
       const decrypted = yield* cipher.decrypt(stored)
       yield* Effect.logInfo("Decrypted an integration secret", decrypted).pipe(

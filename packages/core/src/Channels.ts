@@ -7,7 +7,7 @@
  * secret rules: `Channels.DefaultWithoutDependencies` over `makeTestLayer(ChannelsRepo)({ … })`
  * (`secretsStartingWith` is read at start), `makeTestLayer(Products)({ get })`,
  * `makeTestLayer(Notifications)({ listen })` (from `@nestfleet/domain/testing/TestLayer`) and
- * `Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(key)))`.
+ * `Layer.succeed(SecretCipher, SecretCipher.fromKey(key))`.
  */
 import { type ChannelRow, ChannelsRepo, changesTopic } from "@nestfleet/db/ChannelsRepo"
 import { Notifications } from "@nestfleet/db/Notifications"
@@ -113,7 +113,6 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
      * before one was required) are encrypted at start, once a key is there.
      */
     const encryptSecretsStoredInTheClear = Effect.gen(function*() {
-      if (!cipher.encrypting) return
       let encrypted = 0
       for (const { id, secret } of yield* repo.secretsStartingWith(storedInTheClear)) {
         const plaintext = yield* Effect.either(cipher.decrypt(secret))

@@ -4,22 +4,22 @@
  *
  * A stored value says how it was written: `nfs1.<keyId>.<iv>.<ciphertext>.<tag>` (parts
  * base64url, keyId = the first 8 hex digits of SHA-256 of the key). `nfs0.<base64url of the
- * text>` is what a cipher without a key writes (tools and tests); the service always has a
- * key, and still reads such values, from before one was required. The version and key id
- * are what a later key rotation needs to find and re-encrypt old values, and they let a
- * wrong key be reported as such rather than as corruption. GCM authenticates every value: a tampered or
- * truncated one fails to decrypt; it never decrypts to garbage.
+ * text>` is a secret an earlier version stored in the clear, before a key was required: it is
+ * still read (and Channels encrypts such values at start), never written. The version and key
+ * id are what a later key rotation needs to find and re-encrypt old values, and they let a
+ * wrong key be reported as such rather than as corruption. GCM authenticates every value: a
+ * tampered or truncated one fails to decrypt; it never decrypts to garbage.
  *
  * The service's key comes from `ServerKeys`. A test of a service that stores secrets
  * (Channels) gives it a fixed key instead, with no data dir or variable involved:
  *
- *   const cipher = Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(Buffer.alloc(32, 7))))
+ *   const cipher = Layer.succeed(SecretCipher, SecretCipher.fromKey(Buffer.alloc(32, 7)))
  */
-import { Data, Effect, Option, Redacted } from "effect"
+import { Data, Effect, Redacted } from "effect"
 import * as Crypto from "node:crypto"
 import { ServerKeys } from "./ServerKeys.js"
 
-/** How a value stored without encryption begins (written by a cipher without a key). */
+/** How a secret an earlier version stored in the clear begins. */
 export const storedInTheClear = "nfs0."
 
 /** Says what is wrong with a stored value; never contains the value, the plaintext or the key. */
@@ -84,22 +84,18 @@ const decryptWith = (key: Buffer, keyId: string, parts: ReadonlyArray<string>) =
   }
 }
 
-const make = (key: Option.Option<Buffer>) => {
-  if (Option.isSome(key) && key.value.length !== keyBytes) {
-    throw new Error(`SecretCipher needs a ${keyBytes}-byte key, got ${key.value.length} bytes`)
-  }
-  const keyId = Option.map(key, keyIdOf)
+const make = (key: Buffer) => {
+  if (key.length !== keyBytes) throw new Error(`SecretCipher needs a ${keyBytes}-byte key, got ${key.length} bytes`)
+  const keyId = keyIdOf(key)
 
   const encrypt = (plaintext: Redacted.Redacted<string>): Effect.Effect<string> =>
     Effect.sync(() => {
-      const text = Buffer.from(Redacted.value(plaintext), "utf8")
-      if (Option.isNone(key) || Option.isNone(keyId)) return `${storedInTheClear}${text.toString("base64url")}`
       const iv = Crypto.randomBytes(ivBytes)
-      const cipher = Crypto.createCipheriv("aes-256-gcm", key.value, iv, { authTagLength: tagBytes })
+      const cipher = Crypto.createCipheriv("aes-256-gcm", key, iv, { authTagLength: tagBytes })
       // The header is authenticated too: a value cannot be relabelled with another version or key id.
-      cipher.setAAD(Buffer.from(`nfs1.${keyId.value}`))
-      const ciphertext = Buffer.concat([cipher.update(text), cipher.final()])
-      return ["nfs1", keyId.value, iv, ciphertext, cipher.getAuthTag()]
+      cipher.setAAD(Buffer.from(`nfs1.${keyId}`))
+      const ciphertext = Buffer.concat([cipher.update(Buffer.from(Redacted.value(plaintext), "utf8")), cipher.final()])
+      return ["nfs1", keyId, iv, ciphertext, cipher.getAuthTag()]
         .map((part) => (typeof part === "string" ? part : part.toString("base64url")))
         .join(".")
     })
@@ -112,12 +108,7 @@ const make = (key: Option.Option<Buffer>) => {
         return parts.length === 2 ? decodePlain(parts[1]!) : fail("The stored secret (nfs0) is malformed")
       case "nfs1":
         if (parts.length !== 5) return fail("The stored secret (nfs1) is malformed: it does not have five parts")
-        return Option.isSome(key) && Option.isSome(keyId)
-          ? decryptWith(key.value, keyId.value, parts)
-          : fail(
-            `The stored secret is encrypted (key id ${parts[1]}) but no encryption key is configured; ` +
-              "set ENCRYPTION_KEY to the key it was encrypted with"
-          )
+        return decryptWith(key, keyId, parts)
       default:
         // Only a version-like prefix is echoed: anything else could be a plaintext secret.
         return fail(
@@ -131,13 +122,13 @@ const make = (key: Option.Option<Buffer>) => {
   const decrypt = (stored: string): Effect.Effect<Redacted.Redacted<string>, SecretDecryptionError> =>
     Effect.map(decryptText(stored), Redacted.make)
 
-  return { encrypt, decrypt, encrypting: Option.isSome(key) } as const
+  return { encrypt, decrypt } as const
 }
 
 export class SecretCipher extends Effect.Service<SecretCipher>()("@nestfleet/core/SecretCipher", {
-  effect: Effect.map(ServerKeys, (keys) => make(Option.some(Redacted.value(keys.encryptionKey)))),
+  effect: Effect.map(ServerKeys, (keys) => make(Redacted.value(keys.encryptionKey))),
   dependencies: [ServerKeys.Default]
 }) {
-  /** A cipher with a given key, or plaintext mode with none; for tests and tools. */
-  static readonly fromKey = (key: Option.Option<Buffer>): SecretCipher => new SecretCipher(make(key))
+  /** A cipher with a given 32-byte key, for tests and tools. */
+  static readonly fromKey = (key: Buffer): SecretCipher => new SecretCipher(make(key))
 }

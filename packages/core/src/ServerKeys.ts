@@ -13,7 +13,7 @@
  *   them, and one generated per start would lose every stored secret at the next.
  *
  * A test that needs neither file nor variable gives the services their key directly:
- * `AccessTokens.fromSecret(secret)` and `SecretCipher.fromKey(Option.some(key))`.
+ * `AccessTokens.fromSecret(secret)` and `SecretCipher.fromKey(key)`.
  */
 import { Database, inMemory } from "@nestfleet/db/Database"
 import { DatabaseConfig } from "@nestfleet/db/DatabaseConfig"

@@ -25,7 +25,7 @@
  *     makeTestLayer(SessionsRepo)({ … }), makeTestLayer(UsersRepo)({ … }),
  *     makeTestLayer(LoginThrottle)({ … }), Transactions.Passthrough, Passwords.Default,
  *     Layer.succeed(AccessTokens, AccessTokens.fromSecret(secret)),
- *     Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(key)))
+ *     Layer.succeed(SecretCipher, SecretCipher.fromKey(key))
  *   ]))
  *
  * with `makeTestLayer` from `@nestfleet/domain/testing/TestLayer` (an unstubbed repository

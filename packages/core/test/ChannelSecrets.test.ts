@@ -17,7 +17,7 @@ import { Channels } from "../src/Channels.js"
 import { Products } from "../src/Products.js"
 import { SecretCipher } from "../src/SecretCipher.js"
 
-const cipher = SecretCipher.fromKey(Option.some(randomBytes(32)))
+const cipher = SecretCipher.fromKey(randomBytes(32))
 const product = new Product({
   id: ProductId.make("5a0f3c1e-2b4d-4e6f-8a9b-0c1d2e3f4a5b"),
   name: "Acme",

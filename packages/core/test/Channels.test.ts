@@ -25,7 +25,7 @@ const processOn = (url: Redacted.Redacted) =>
   Layer.build(
     Channels.Default.pipe(
       Layer.provideMerge(ProductsRepo.Default),
-      Layer.provide(Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(key)))),
+      Layer.provide(Layer.succeed(SecretCipher, SecretCipher.fromKey(key))),
       Layer.provideMerge(Sql.layer),
       Layer.provideMerge(Database.layerServer({ url, poolMax: 2 }))
     )
@@ -108,7 +108,7 @@ describe("Channels across API processes", () => {
 })
 
 const onOneDatabase = Layer.mergeAll(ProductsRepo.Default, ChannelsRepo.Default).pipe(
-  Layer.provideMerge(Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(key)))),
+  Layer.provideMerge(Layer.succeed(SecretCipher, SecretCipher.fromKey(key))),
   Layer.provideMerge(TestDatabase.layer)
 )
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Option, Redacted } from "effect"
+import { ConfigProvider, Effect, Redacted } from "effect"
 import * as Crypto from "node:crypto"
 import { SecretCipher, SecretDecryptionError } from "../src/SecretCipher.js"
 import * as StubDatabase from "./StubDatabase.js"
@@ -7,9 +7,10 @@ import * as StubDatabase from "./StubDatabase.js"
 const plaintext = "xoxb-very-secret-integration-token"
 const key = Crypto.randomBytes(32)
 const keyHex = key.toString("hex")
-const cipher = SecretCipher.fromKey(Option.some(key))
-const otherCipher = SecretCipher.fromKey(Option.some(Crypto.randomBytes(32)))
-const plainCipher = SecretCipher.fromKey(Option.none())
+const cipher = SecretCipher.fromKey(key)
+const otherCipher = SecretCipher.fromKey(Crypto.randomBytes(32))
+/** A secret as an earlier version stored it in the clear (nfs0), before a key was required. */
+const storedInTheClear = (text: string) => `nfs0.${Buffer.from(text).toString("base64url")}`
 
 const keyIdOf = (k: Buffer) => Crypto.createHash("sha256").update(k).digest("hex").slice(0, 8)
 
@@ -40,7 +41,6 @@ const decrypted = (c: SecretCipher, stored: string) => Effect.map(c.decrypt(stor
 describe("SecretCipher", () => {
   it.effect("round-trips through nfs1.<keyId>.<iv>.<ciphertext>.<tag> without the plaintext showing", () =>
     Effect.gen(function*() {
-      expect(cipher.encrypting).toBe(true)
       const stored = yield* cipher.encrypt(Redacted.make(plaintext))
       const parts = stored.split(".")
       expect(parts).toHaveLength(5)
@@ -57,7 +57,7 @@ describe("SecretCipher", () => {
     Effect.gen(function*() {
       for (const text of ["", "p\u00e4ssw\u00f6rd \u{1F511} \u5bc6\u7801", "a.b.c"]) {
         expect(yield* decrypted(cipher, yield* cipher.encrypt(Redacted.make(text)))).toBe(text)
-        expect(yield* decrypted(plainCipher, yield* plainCipher.encrypt(Redacted.make(text)))).toBe(text)
+        expect(yield* decrypted(cipher, storedInTheClear(text))).toBe(text)
       }
     }))
 
@@ -128,22 +128,9 @@ describe("SecretCipher", () => {
       expect(yield* expectFailure(cipher, `${plaintext}.${plaintext}`)).toMatch(/not in a known format/)
     }))
 
-  it.effect("in plaintext mode stores nfs0 values, and refuses encrypted ones for want of a key", () =>
+  it.effect("still reads nfs0 values an earlier version stored in the clear, so requiring a key lost nothing", () =>
     Effect.gen(function*() {
-      expect(plainCipher.encrypting).toBe(false)
-      const stored = yield* plainCipher.encrypt(Redacted.make(plaintext))
-      expect(stored).toBe(`nfs0.${Buffer.from(plaintext).toString("base64url")}`)
-      expect(yield* decrypted(plainCipher, stored)).toBe(plaintext)
-      const encrypted = yield* cipher.encrypt(Redacted.make(plaintext))
-      const message = yield* expectFailure(plainCipher, encrypted)
-      expect(message).toContain("no encryption key is configured")
-      expect(message).toContain(keyIdOf(key))
-    }))
-
-  it.effect("still reads nfs0 values once a key is configured, so turning encryption on loses nothing", () =>
-    Effect.gen(function*() {
-      const stored = yield* plainCipher.encrypt(Redacted.make(plaintext))
-      expect(yield* decrypted(cipher, stored)).toBe(plaintext)
+      expect(yield* decrypted(cipher, storedInTheClear(plaintext))).toBe(plaintext)
       expect(yield* expectFailure(cipher, "nfs0.not*base64url")).toMatch(/malformed/)
       expect(yield* expectFailure(cipher, `nfs0.${Buffer.from([0xff, 0xfe]).toString("base64url")}`)).toMatch(
         /malformed/
@@ -151,7 +138,7 @@ describe("SecretCipher", () => {
     }))
 
   it("refuses a key that is not 32 bytes", () => {
-    expect(() => SecretCipher.fromKey(Option.some(Crypto.randomBytes(16)))).toThrow(/32-byte key/)
+    expect(() => SecretCipher.fromKey(Crypto.randomBytes(16))).toThrow(/32-byte key/)
   })
 })
 
@@ -166,7 +153,6 @@ describe("SecretCipher.Default", () => {
   it.effect("encrypts with the key ServerKeys resolves: ENCRYPTION_KEY's bytes", () =>
     Effect.gen(function*() {
       const configured = yield* build({ JWT_SECRET: "j".repeat(32), ENCRYPTION_KEY: keyHex })
-      expect(configured.encrypting).toBe(true)
       const stored = yield* configured.encrypt(Redacted.make(plaintext))
       expect(stored.split(".")[1]).toBe(keyIdOf(key))
       expect(yield* decrypted(cipher, stored)).toBe(plaintext)

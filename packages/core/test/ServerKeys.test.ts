@@ -101,7 +101,7 @@ describe("ServerKeys", () => {
         sessionId: "session-1"
       })
       expect(yield* tokens.verify(Redacted.value(issued.token))).toMatchObject({ sessionId: "session-1" })
-      const stored = yield* SecretCipher.fromKey(Option.some(bytes(keys.encryptionKey))).encrypt(Redacted.make("s3cret"))
+      const stored = yield* SecretCipher.fromKey(bytes(keys.encryptionKey)).encrypt(Redacted.make("s3cret"))
       expect(Redacted.value(yield* cipher.decrypt(stored))).toBe("s3cret")
     }).pipe(Effect.scoped))
 })

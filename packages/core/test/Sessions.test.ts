@@ -106,7 +106,7 @@ const sessionsOver = (repo: Partial<SessionsRepo>, row: UserRow, config: Record<
       Transactions.Passthrough,
       Passwords.Default,
       Layer.succeed(AccessTokens, AccessTokens.fromSecret(randomBytes(32))),
-      Layer.succeed(SecretCipher, SecretCipher.fromKey(Option.some(randomBytes(32))))
+      Layer.succeed(SecretCipher, SecretCipher.fromKey(randomBytes(32)))
     ]),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(config)))))
   )
