@@ -5,8 +5,9 @@
  */
 import { expect, layer } from "@effect/vitest"
 import * as Database from "@nestfleet/db/Database"
+import { RetriageCooldown } from "@nestfleet/core/Cases"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
-import { Effect, Schedule } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as AuthFlows from "./AuthFlows.js"
@@ -712,10 +713,35 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
       expect(nobody.status).toBe(400)
       expect((yield* AuthFlows.call(token, "/api/v1/cases/00000000-0000-4000-8000-000000000000")).status).toBe(404)
     }))
+
+  it.effect("with the worker running, 50 parallel retriages of a case queue one job and write one event", () =>
+    Effect.gen(function*() {
+      const { channelId, secret, token } = yield* channelOf("webhook")
+      const { caseId } = (yield* deliver(channelId, Signing.standardWebhooks(secret, message("retriage-worker")))).body as {
+        caseId: string
+      }
+      // On the embedded database the requests take turns on its one connection, and each
+      // retriage may run to its end before the next request is read: only the cooldown holds them.
+      const answers = yield* Effect.all(
+        Array.from({ length: 50 }, () => AuthFlows.call(token, `/api/v1/cases/${caseId}/retriage`, { method: "POST" })),
+        { concurrency: "unbounded" }
+      )
+      expect(answers.filter((answer) => answer.status === 202)).toHaveLength(1)
+      expect(answers.filter((answer) => answer.status === 200)).toHaveLength(49)
+      expect(yield* countOf(
+        "select 1 from pgboss.job where name = 'triage' and data->'payload'->>'caseId' = $1 and data->'payload'->>'reason' = 'retriage'",
+        [caseId]
+      )).toBe(1)
+      expect(yield* countOf("select 1 from case_events where case_id = $1 and kind = 'retriage_requested'", [caseId]))
+        .toBe(1)
+    }))
 })
 
-// No worker: a queued job waits until the test starts it.
-layer(TestServer.layer(), { excludeTestServices: true, timeout: 60_000 })("retriage", (it) => {
+// No worker: a queued job waits until the test starts it. No cooldown either, so that what
+// decides is whether a job waits (the cooldown has its own tests below, and in Cases.test.ts).
+const withoutCooldown = TestServer.layer().pipe(Layer.provide(Layer.succeed(RetriageCooldown, Duration.zero)))
+
+layer(withoutCooldown, { excludeTestServices: true, timeout: 60_000 })("retriage", (it) => {
   it.effect("50 parallel requests queue one job and write one event; every answer says a retriage is queued", () =>
     Effect.gen(function*() {
       const { channelId, secret, token } = yield* channelOf("webhook")

@@ -9,6 +9,7 @@
  * cue words. Every step names the words that drove it.
  */
 import type { CaseType, ReasoningStep, Severity } from "@nestfleet/domain/Cases"
+import { truncate } from "@nestfleet/domain/Text"
 import { Record } from "effect"
 import { label, type LexicalType, type Lexicon, severityCues, typeLexicons, usualSeverity } from "./LexicalTriageLexicon.js"
 
@@ -191,7 +192,7 @@ const severityOf = (text: Text, { best, question }: Ranking): SeverityDecision =
 const summarize = (input: Input, type: CaseType) => {
   const firstLine = input.body.trim().split(/(?<=[.!?])\s|\n/, 1)[0]?.trim() ?? ""
   const about = input.subject.trim() || firstLine
-  return `${label[type]}: ${about.length > 160 ? `${about.slice(0, 157)}...` : about}`
+  return `${label[type]}: ${about.length > 160 ? `${truncate(about, 157)}...` : about}`
 }
 
 const round = (value: number) => Math.round(value * 100) / 100

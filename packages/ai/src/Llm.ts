@@ -4,6 +4,7 @@
  * instructions and the Schema of its answer; the answer is decoded here, whatever the
  * provider, so a malformed answer is a typed failure the job retries — never a crash.
  */
+import { storable } from "@nestfleet/domain/Text"
 import { Context, Data, Effect, JSONSchema, Layer, ParseResult, Schema } from "effect"
 
 export type Tier = "fast" | "standard" | "complex"
@@ -77,7 +78,9 @@ export class Llm extends Effect.Service<Llm>()("@nestfleet/ai/Llm", {
         const malformed = (message: string) =>
           new LlmMalformedOutput({ provider: provider.name, model: answer.model, task: task.name, message })
         const json = yield* Effect.try({
-          try: () => JSON.parse(answer.text) as unknown,
+          // A model may write what PostgreSQL cannot store (a lone surrogate, a NUL): made
+          // storable here, or the step that stores the answer would fail on every retry.
+          try: () => JSON.parse(answer.text, (_key, value: unknown) => typeof value === "string" ? storable(value) : value),
           catch: () => malformed("The answer is not JSON")
         })
         const value = yield* Schema.decodeUnknown(task.output)(json).pipe(

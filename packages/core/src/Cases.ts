@@ -35,7 +35,7 @@ import {
 } from "@nestfleet/domain/CasesApi"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { TriageJob } from "@nestfleet/jobs/PipelineJobs"
-import { Clock, Effect, Option, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Option, Schema } from "effect"
 import { orDieUnexpected } from "./Unexpected.js"
 
 const defaultPageSize = 25
@@ -107,6 +107,18 @@ const decodeCursor = (cursor: string) => {
 /** The singleton key of a case's retriage jobs: at most one of them waits at a time. */
 const retriageKey = (id: CaseId) => `retriage:${id}`
 
+/**
+ * How long after a retriage request another one is taken for the same request: a double
+ * click, a retrying client, or requests that reached the embedded database's one connection
+ * in turn, where each triage may have finished before the next request is read. A reference
+ * so that a test can shorten it.
+ */
+export class RetriageCooldown extends Context.Reference<RetriageCooldown>()("@nestfleet/core/Cases/RetriageCooldown", {
+  defaultValue: () => Duration.seconds(10)
+}) {}
+
+const retriageJobId = Schema.decodeUnknownOption(Schema.Struct({ jobId: Schema.String }))
+
 const caseNotFound = (id: string) => new CaseNotFound({ message: `No case has the id ${id}` })
 
 export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
@@ -115,6 +127,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     const repo = yield* CasesRepo
     const users = yield* UsersRepo
     const queue = yield* JobQueue
+    const cooldownMillis = Duration.toMillis(yield* RetriageCooldown)
 
     const list = Effect.fn("Cases.list")(function*(query: CaseQuery) {
       const limit = query.limit ?? defaultPageSize
@@ -196,17 +209,33 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     }, orDieUnexpected)
 
     /**
-     * Another triage, queued unless one is already waiting to start: the waiting one reads
-     * the case as it is when it starts, so a second would only repeat it. The case's row
-     * lock makes concurrent requests take turns, so each sees what the one before queued.
+     * The retriage a new request would repeat: one asked for within `RetriageCooldown`, or one
+     * still waiting to start (it reads the case as it is when it starts, however long ago it
+     * was asked for).
+     */
+    const pendingRetriage = (id: CaseId) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const latest = yield* repo.latestEvent({ caseId: id, kind: "retriage_requested" })
+        if (Option.isSome(latest) && now - latest.value.createdAt.getTime() < cooldownMillis) {
+          const jobId = retriageJobId(latest.value.data)
+          if (Option.isSome(jobId)) return Option.some({ id: jobId.value.jobId, createdOn: latest.value.createdAt })
+        }
+        return yield* queue.findWaiting(TriageJob, retriageKey(id)).pipe(Effect.orDie)
+      })
+
+    /**
+     * Another triage, queued unless the request repeats one (see `pendingRetriage`). The
+     * case's row lock makes concurrent requests take turns, so each sees what the one before
+     * queued.
      */
     const retriage = Effect.fn("Cases.retriage")(function*(user: SignedInUser, id: CaseId) {
       return yield* transactions.withTransaction(Effect.gen(function*() {
         yield* lock(id)
         const singletonKey = retriageKey(id)
-        const waiting = yield* queue.findWaiting(TriageJob, singletonKey).pipe(Effect.orDie)
-        if (Option.isSome(waiting)) {
-          return new RetriageAlreadyQueued({ alreadyQueued: true, jobId: waiting.value.id, queuedAt: waiting.value.createdOn })
+        const pending = yield* pendingRetriage(id)
+        if (Option.isSome(pending)) {
+          return new RetriageAlreadyQueued({ alreadyQueued: true, jobId: pending.value.id, queuedAt: pending.value.createdOn })
         }
         const job = yield* queue.send(TriageJob, { caseId: id, reason: "retriage" as const }, { singletonKey }).pipe(
           Effect.orDie

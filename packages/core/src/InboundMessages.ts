@@ -5,7 +5,7 @@
  */
 import type { ChannelType } from "@nestfleet/domain/Channels"
 import * as DecodeIssues from "@nestfleet/domain/DecodeIssues"
-import { depthOf, holdsNul, jsonDocument, mayHoldUnstorableText, replaceLoneSurrogates } from "@nestfleet/domain/Text"
+import { depthOf, holdsNul, jsonDocument, mayHoldUnstorableText, replaceLoneSurrogates, truncate } from "@nestfleet/domain/Text"
 import { Either, Schema } from "effect"
 import { createHash } from "node:crypto"
 import type { Headers } from "./WebhookSignatures.js"
@@ -55,7 +55,7 @@ const NonEmpty = (max: number) => Schema.Trim.pipe(Schema.minLength(1), Schema.m
 /** A subject from the first line of a message that has none of its own. */
 const subjectOf = (text: string) => {
   const line = text.trim().split("\n", 1)[0]!.trim()
-  return (line.length > 120 ? `${line.slice(0, 117)}...` : line) || "(no subject)"
+  return (line.length > 120 ? `${truncate(line, 117)}...` : line) || "(no subject)"
 }
 
 /** Names each field that does not fit and the rule it broke, never the value sent (see `DecodeIssues`). */
@@ -128,7 +128,7 @@ const email = (payload: typeof EmailPayload.Type, headers: Headers): Inbound => 
     threadKey: `message-id:${root}`,
     repliesTo: repliesTo.map((id) => `message-id:${id}`),
     externalId: `message-id:${messageId}`,
-    subject: payload.subject.trim() === "" ? subjectOf(payload.text) : payload.subject.trim().slice(0, maxSubject),
+    subject: payload.subject.trim() === "" ? subjectOf(payload.text) : truncate(payload.subject.trim(), maxSubject),
     body: payload.text,
     html: payload.html ?? undefined,
     customer: { email: payload.from.email, name: payload.from.name ?? undefined },
@@ -321,7 +321,7 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
             threadKey: issueThread(payload.repository.full_name, payload.issue),
             repliesTo: [],
             externalId: `github-issue:${payload.issue.id}`,
-            subject: payload.issue.title.slice(0, maxSubject) || "(no title)",
+            subject: truncate(payload.issue.title, maxSubject) || "(no title)",
             body: payload.issue.body ?? "",
             customer: { handle: payload.issue.user.login },
             metadata: { repository: payload.repository.full_name, issue: payload.issue.number, url: payload.issue.html_url }
@@ -340,7 +340,7 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
             threadKey: issueThread(payload.repository.full_name, payload.issue),
             repliesTo: [],
             externalId: `github-comment:${payload.comment.id}`,
-            subject: payload.issue.title.slice(0, maxSubject) || "(no title)",
+            subject: truncate(payload.issue.title, maxSubject) || "(no title)",
             body: payload.comment.body,
             customer: { handle: payload.comment.user.login },
             metadata: { repository: payload.repository.full_name, issue: payload.issue.number, url: payload.comment.html_url }

@@ -5,7 +5,7 @@
  * queue are in apps/api/test/Intake.test.ts.)
  */
 import { expect, it } from "@effect/vitest"
-import { CaseRow, CasesRepo } from "@nestfleet/db/CasesRepo"
+import { CaseEventRow, CaseRow, CasesRepo } from "@nestfleet/db/CasesRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
 import { UsersRepo } from "@nestfleet/db/UsersRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
@@ -45,13 +45,20 @@ const row = new CaseRow({
   createdAtKey: "1970-01-01T00:00:00.000000Z"
 })
 
-/** Cases over doubles: the case exists; `waiting` is the retriage job the queue says waits, if any. */
-const casesWith = (waiting: Option.Option<{ readonly id: JobId; readonly createdOn: Date }>) => {
+/**
+ * Cases over doubles: the case exists; `waiting` is the retriage job the queue says waits, if
+ * any, and `lastRequested` the case's latest `retriage_requested` event, if any.
+ */
+const casesWith = (
+  waiting: Option.Option<{ readonly id: JobId; readonly createdOn: Date }>,
+  lastRequested: Option.Option<CaseEventRow> = Option.none()
+) => {
   const sent: Array<{ readonly payload: unknown; readonly singletonKey: string | undefined }> = []
   const events: Array<{ readonly kind: string; readonly data: unknown }> = []
   const layer = Cases.DefaultWithoutDependencies.pipe(Layer.provide([
     makeTestLayer(CasesRepo)({
       lock: (id) => Effect.succeed(id === caseId ? Option.some(row) : Option.none()),
+      latestEvent: ({ kind }) => Effect.succeed(kind === "retriage_requested" ? lastRequested : Option.none()),
       insertEvent: ({ data, kind }) => Effect.sync(() => void events.push({ kind, data }))
     }),
     makeTestLayer(UsersRepo)({}),
@@ -94,6 +101,43 @@ it.effect("while a retriage waits to start, asking again queues nothing and writ
     expect(answer).toEqual(new RetriageAlreadyQueued({ alreadyQueued: true, jobId: "job-1", queuedAt }))
     expect(sent).toEqual([])
     expect(events).toEqual([])
+  }).pipe(Effect.provide(layer))
+})
+
+const requestedAt = (at: string) =>
+  Option.some(
+    new CaseEventRow({
+      id: "1",
+      caseId,
+      kind: "retriage_requested",
+      actorUserId: agent.id,
+      data: { jobId: "job-1" },
+      createdAt: new Date(at)
+    })
+  )
+
+it.effect("within 10 s of the last request another is the same request: nothing is queued, whatever the job's state", () => {
+  // The job has already run (it no longer waits): a double click, or requests that took turns on one connection.
+  const { events, layer, sent } = casesWith(Option.none(), requestedAt("2025-03-14T09:00:00Z"))
+  return Effect.gen(function*() {
+    yield* TestClock.setTime(Date.parse("2025-03-14T09:00:09.999Z"))
+    const answer = yield* Effect.flatMap(Cases, (cases) => cases.retriage(agent, caseId))
+    expect(answer).toEqual(
+      new RetriageAlreadyQueued({ alreadyQueued: true, jobId: "job-1", queuedAt: new Date("2025-03-14T09:00:00Z") })
+    )
+    expect(sent).toEqual([])
+    expect(events).toEqual([])
+  }).pipe(Effect.provide(layer))
+})
+
+it.effect("10 s after the last request, with no job waiting, another retriage is queued", () => {
+  const { events, layer, sent } = casesWith(Option.none(), requestedAt("2025-03-14T09:00:00Z"))
+  return Effect.gen(function*() {
+    yield* TestClock.setTime(Date.parse("2025-03-14T09:00:10Z"))
+    const answer = yield* Effect.flatMap(Cases, (cases) => cases.retriage(agent, caseId))
+    expect(answer).toBeInstanceOf(CaseEvent)
+    expect(sent).toHaveLength(1)
+    expect(events).toEqual([{ kind: "retriage_requested", data: { jobId: "job-2" } }])
   }).pipe(Effect.provide(layer))
 })
 

@@ -181,6 +181,11 @@ describe("InboundMessages.read", () => {
       expect(long.subject).toBe(`${"x".repeat(117)}...`)
       const nothing = message(read("email", headers, json({ ...email, subject: "", text: "" })))
       expect(nothing.subject).toBe("(no subject)")
+      // Cut before a character, never through it: no half of a surrogate pair is left behind.
+      const keys = message(read("email", headers, json({ ...email, subject: "", text: "\u{1F511}".repeat(100) })))
+      expect(keys.subject).toBe(`${"\u{1F511}".repeat(58)}...`)
+      const longSubject = message(read("email", headers, json({ ...email, subject: "y" + "\u{1F511}".repeat(400) })))
+      expect(longSubject.subject).toBe(`y${"\u{1F511}".repeat(149)}`)
     })
 
     it.each(["messageId", "from", "to", "subject", "text"])("refuses an email without %s, naming it", (field) => {

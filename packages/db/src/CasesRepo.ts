@@ -313,6 +313,17 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       execute: (caseId) => sql`select * from case_events where case_id = ${caseId} order by created_at, id`
     })
 
+    /** The case's latest event of `kind`. */
+    const latestEvent = SqlSchema.findOne({
+      Request: Schema.Struct({ caseId: CaseId, kind: Schema.String }),
+      Result: CaseEventRow,
+      execute: ({ caseId, kind }) =>
+        sql`
+          select * from case_events where case_id = ${caseId} and kind = ${kind}
+          order by created_at desc, id desc
+          limit 1`
+    })
+
     // ---- inbound messages ----
 
     /**
@@ -462,6 +473,7 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       messagesOf,
       insertEvent,
       eventsOf,
+      latestEvent,
       insertTriage,
       latestTriage
     } as const

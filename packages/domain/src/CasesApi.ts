@@ -68,7 +68,10 @@ export class RetriageAlreadyQueued extends Schema.Class<RetriageAlreadyQueued>("
   /** The waiting job: the same one a retriage_requested event in the timeline names. */
   jobId: Schema.String,
   queuedAt: Schema.Date
-}, { description: "A retriage of the case is already queued and has not started; nothing more was queued." }) {}
+}, {
+  description:
+    "A retriage of the case was asked for moments ago, or is queued and has not started; nothing more was queued."
+}) {}
 
 const CasePath = Schema.Struct({ id: CaseId })
 
@@ -119,8 +122,9 @@ export class CasesApi extends HttpApiGroup.make("cases")
       .annotate(
         OpenApi.Description,
         "At most one retriage of a case waits at a time. 202 with the timeline's `retriage_requested` event " +
-          "(its data names the job) when this request queued one; 200 with `alreadyQueued: true` and the waiting " +
-          "job's id when one was queued before and has not started. Once a retriage has started, another may be queued."
+          "(its data names the job) when this request queued one; 200 with `alreadyQueued: true` and that " +
+          "job's id when one was asked for in the last 10 seconds, or was queued before and has not started. " +
+          "Otherwise, once a retriage has started, another may be queued."
       )
   )
   .annotate(OpenApi.Title, "Cases")

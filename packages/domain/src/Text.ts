@@ -70,6 +70,24 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
 export const wellFormed = (text: string): string => text.replace(loneSurrogate, "\uFFFD")
 
 /**
+ * `text` as PostgreSQL can store it, in a text column or in `jsonb`: lone surrogates and NUL
+ * characters become U+FFFD. For text the server did not get from a client it could refuse —
+ * a model's answer, which is stored as it is or not at all.
+ */
+export const storable = (text: string): string => wellFormed(text).replaceAll(nul, "\uFFFD")
+
+/**
+ * The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair:
+ * a character is kept whole or left out, never half of it (a lone half would be stored as
+ * U+FFFD, and in `jsonb` not at all).
+ */
+export const truncate = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const last = text.charCodeAt(max - 1)
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)
+}
+
+/**
  * Calls `visit` on every object and array inside a parsed JSON value (the value itself
  * included), found with a stack rather than by recursion: JSON may nest deeper than the call
  * stack goes. Stops, answering true, when `visit` does.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { depthOf, holdsNul, mayHoldUnstorableText, replaceLoneSurrogates, wellFormed } from "../src/Text.js"
+import { depthOf, holdsNul, mayHoldUnstorableText, replaceLoneSurrogates, storable, truncate, wellFormed } from "../src/Text.js"
 
 /** JSON text nesting `depth` arrays around `inner`. */
 const nested = (depth: number, inner = "1") => `${"[".repeat(depth)}${inner}${"]".repeat(depth)}`
@@ -74,5 +74,22 @@ describe("depthOf", () => {
 
   it("measures an array of hundreds of thousands of items (spread into arguments, it overflowed the stack)", () => {
     expect(depthOf({ a: Array.from({ length: 300_000 }, () => 0) }, 10)).toBe(2)
+  })
+})
+
+describe("truncate", () => {
+  it("cuts at max UTF-16 units, one fewer rather than split a surrogate pair", () => {
+    expect(truncate("abcdef", 3)).toBe("abc")
+    expect(truncate("abc", 3)).toBe("abc")
+    expect(truncate("ab\u{1F511}cd", 3)).toBe("ab")
+    expect(truncate("ab\u{1F511}cd", 4)).toBe("ab\u{1F511}")
+    expect(wellFormed(truncate("\u{1F511}".repeat(200), 117))).toBe(truncate("\u{1F511}".repeat(200), 117))
+  })
+})
+
+describe("storable", () => {
+  it("makes lone surrogates and NUL characters U+FFFD, and keeps everything else", () => {
+    expect(storable("a\ud800b\u0000c\udc00")).toBe("a\uFFFDb\uFFFDc\uFFFD")
+    expect(storable("p\u00e4ss \u{1F511}")).toBe("p\u00e4ss \u{1F511}")
   })
 })
