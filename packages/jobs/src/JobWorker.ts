@@ -18,7 +18,7 @@
  * 68.6% with every part in plain Effect, as bench/jobs/PlainRunner.ts does it): the job's
  * fiber starts with its `CurrentJob`, span and log annotations in place; the span is made
  * with the tracer (JobSpans); only a job still running after it started listens to its abort
- * signal. Each says what its plain form cost; `npx tsx bench/jobs/runner.ts` measures the
+ * signal. Each says what its plain form cost; `pnpm bench jobs-runner` measures the
  * runner alone, without a database.
  */
 import {
@@ -135,23 +135,23 @@ export const makeRunner = <A, I, E, R>(options: {
     const workerAnnotations = HashMap.set(
       FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations),
       "job",
-      definition.name as unknown
+      definition.name
     )
 
     /**
      * The job's fiber starts with `CurrentJob`, its span as the parent span and its log
      * annotations in place. Wrapping the handler in `Effect.provideService`, `Effect.withSpan`
      * and `Effect.annotateLogs` sets each for the handler's run and restores it after, which a
-     * fiber that ends with its job has no use for: 5 to 7 µs a job each in the runner alone,
-     * which spends 9 µs on a whole job as written; `pnpm bench jobs` ran at 84.3% with the
-     * three. The worker's context is merged into once (each add would copy it).
+     * fiber that ends with its job has no use for: several µs a job each in the runner alone
+     * (`withSpan` the most, see JobSpans), which spends about 9 µs on a whole job as written;
+     * `pnpm bench jobs` ran at 84.3% with the three. The worker's context is merged into once (each add would copy it).
      */
     const startingWith = (job: Job<unknown>, context: Context.Context<CurrentJob> | Context.Context<CurrentJob | Tracer.ParentSpan>) => ({
       updateRefs: (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) =>
         FiberRefs.updateManyAs(refs, {
           entries: [
             [FiberRef.currentContext, [[fiberId, Context.merge(runtime.context, context)]]],
-            [FiberRef.currentLogAnnotations, [[fiberId, HashMap.set(workerAnnotations, "jobId", job.id as unknown)]]]
+            [FiberRef.currentLogAnnotations, [[fiberId, HashMap.set(workerAnnotations, "jobId", job.id)]]]
           ]
         })
     })
@@ -176,8 +176,8 @@ export const makeRunner = <A, I, E, R>(options: {
      * The job's result once its fiber is done; pg-boss aborting the job's signal (expiry, lost
      * claim) interrupts it. A fiber runs synchronously until it first waits, so a fast handler
      * has finished by the time `run` returns, and only a job still running listens to its
-     * signal: listening makes Node link the job's signal to its batch's, which cost 12 µs a job
-     * in the runner alone, more than all the rest of a short job.
+     * signal: listening makes Node link the job's signal to its batch's, which cost from 12 to
+     * over 40 µs a job in the runner alone (by two measures), more than all the rest of a short job.
      */
     const settle = (
       job: Job<unknown>,
