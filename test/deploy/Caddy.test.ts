@@ -295,7 +295,7 @@ describe("the request id Caddy sends upstream", () => {
   it.each([
     ["the shortest plain token", "abcd1234"],
     ["a plain token", "edge-test:0001"],
-    ["the longest plain token", "A.b_c-d:e".padEnd(128, "x")]
+    ["the longest plain token", "A.b_c-d:e".padEnd(64, "x")]
   ])("keeps %s", async (_label, requestId) => {
     expect(await received("/api/v1/health", requestId)).toBe(requestId)
   })
@@ -304,7 +304,7 @@ describe("the request id Caddy sends upstream", () => {
     ["a too short id", "short"],
     ["an id with spaces", "has spaces in it"],
     ["an id with other characters", "semi;colon;id"],
-    ["a too long id", "x".repeat(129)]
+    ["a too long id", "x".repeat(65)]
   ])("replaces %s, which the API would not accept", async (_label, requestId) => {
     expect(await received("/api/v1/health", requestId)).toMatch(uuid)
   })

@@ -67,6 +67,8 @@ const serverWithLogs = TestServer.layer().pipe(Layer.provide(logs.layer))
 
 const decodeErrorBody = Schema.decodeUnknownSync(ErrorBody)
 
+type Response = Effect.Effect.Success<ReturnType<typeof TestServer.request>>
+
 /** A 400's body as text, without its request id (random characters that may contain anything). */
 const textOf = (body: unknown) => JSON.stringify({ ...(body as object), requestId: undefined })
 
@@ -149,12 +151,19 @@ layer(serverWithLogs, { excludeTestServices: true, timeout: 180_000 })("bad inpu
         headers: { "content-type": "text/plain" },
         body: "secret-password-text"
       })
-      expect(plain.status).toBe(400)
-      expect(plain.body).toMatchObject({
+      expect(plain.status).toBe(415)
+      expect(plain.body).toMatchObject({ _tag: "UnsupportedMediaType" })
+      expect(textOf(plain.body)).not.toContain("secret-password-text")
+      // With nothing sent, the type is not refused; the answer says what to send.
+      const nothing = yield* TestServer.request("/api/v1/auth/login", {
+        method: "POST",
+        headers: { "content-type": "text/plain" }
+      })
+      expect(nothing.status).toBe(400)
+      expect(nothing.body).toMatchObject({
         _tag: "HttpApiDecodeError",
         message: "The request body must be JSON, sent with Content-Type: application/json"
       })
-      expect(textOf(plain.body)).not.toContain("secret-password-text")
 
       const { productId, token } = yield* channelOf("webhook")
       const create = (secret: unknown) =>
@@ -190,6 +199,148 @@ layer(serverWithLogs, { excludeTestServices: true, timeout: 180_000 })("bad inpu
       expect(query.status).toBe(400)
       expect(textOf(query.body)).not.toMatch(/limit-secret|status-secret/)
       expect((query.body as { issues: ReadonlyArray<{ path: ReadonlyArray<string> }> }).issues[0]?.path).toHaveLength(1)
+    }))
+
+  it.effect("a body nesting deeper than 64 levels answers 400 naming the limit on every endpoint, login included", () =>
+    Effect.gen(function*() {
+      const { accessToken } = yield* AuthFlows.signIn(TestServer.admin)
+      // Ten kilobytes of brackets once overflowed the call stack formatting the decode error.
+      const nested = (field: string, depth: number) => `{"password":"x","${field}":${"[".repeat(depth)}${"]".repeat(depth)}}`
+      for (const endpoint of endpoints) {
+        for (const depth of [5_000, 100_000]) {
+          const response = yield* TestServer.request(urlOf(endpoint.path), {
+            method: endpoint.method,
+            headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+            body: nested(endpoint.fields[0] ?? "a", depth)
+          })
+          const what = [endpoint.name, depth]
+          expect([...what, response.status]).toEqual([...what, 400])
+          const error = decodeErrorBody(response.body)
+          expect([...what, error]).toEqual([...what, expect.objectContaining({
+            _tag: "HttpApiDecodeError",
+            message: "The request body nests deeper than 64 levels",
+            issues: []
+          })])
+          expect([...what, logs.of(error.requestId).map((line) => line.level)]).toEqual([...what, ["info"]])
+        }
+      }
+      // The limit counts the body itself: an array 63 deep in its object is 64 levels, and read.
+      const login = (depth: number) =>
+        TestServer.request("/api/v1/auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: nested("email", depth)
+        })
+      const atLimit = yield* login(63)
+      expect([atLimit.status, (atLimit.body as { message: string }).message]).toEqual([
+        400,
+        expect.stringMatching(/^The request is not valid: email: Expected string/)
+      ])
+      const overLimit = yield* login(64)
+      expect([overLimit.status, (overLimit.body as { message: string }).message]).toEqual([
+        400,
+        "The request body nests deeper than 64 levels"
+      ])
+    }))
+
+  it.effect("a body sent as anything but JSON answers 415 before it is read, on every endpoint, and logs no error", () =>
+    Effect.gen(function*() {
+      const { accessToken } = yield* AuthFlows.signIn(TestServer.admin)
+      const form = new FormData()
+      form.set("email", TestServer.admin.email)
+      form.set("password", TestServer.admin.password)
+      // What a page on another site can send without a preflight, and what HttpApi died on.
+      const bodies: ReadonlyArray<
+        { readonly kind: string; readonly body: string | FormData | URLSearchParams; readonly type?: string }
+      > = [
+        { kind: "multipart without a boundary", body: "xx", type: "multipart/form-data" },
+        { kind: "multipart missing its boundary", body: "xx", type: "multipart/form-data; boundary=x" },
+        { kind: "a well-formed multipart login", body: form },
+        { kind: "a form login", body: new URLSearchParams(TestServer.admin) },
+        { kind: "a text/plain login", body: JSON.stringify(TestServer.admin), type: "text/plain" },
+        { kind: "JSON under another name", body: JSON.stringify(TestServer.admin), type: "application/json-patch+json" }
+      ]
+      const expectRefused = (what: ReadonlyArray<unknown>, response: Response) => {
+        expect([...what, response.status]).toEqual([...what, 415])
+        const error = decodeErrorBody(response.body)
+        expect([...what, error]).toEqual([...what, {
+          _tag: "UnsupportedMediaType",
+          message: "Send the body as JSON with Content-Type: application/json",
+          requestId: response.headers.get("x-request-id")
+        }])
+        expect([...what, logs.of(error.requestId).map((line) => line.level)]).toEqual([...what, ["info"]])
+        expect(response.headers.getSetCookie()).toEqual([])
+      }
+      for (const { body, kind, type } of bodies) {
+        expectRefused([kind], yield* TestServer.request("/api/v1/auth/login", {
+          method: "POST",
+          headers: type === undefined ? {} : { "content-type": type },
+          body
+        }))
+      }
+      for (const endpoint of endpoints) {
+        expectRefused([endpoint.name], yield* TestServer.request(urlOf(endpoint.path), {
+          method: endpoint.method,
+          headers: { authorization: `Bearer ${accessToken}`, "content-type": "text/plain" },
+          body: "{}"
+        }))
+      }
+      // Streamed without a length, over the body limit: refused on its type, before any of it is read.
+      const streamed = yield* TestServer.postChunked("/api/v1/auth/login", {
+        head: "--x\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n",
+        filler: "x".repeat(64 * 1024),
+        atLeastBytes: TestServer.maxBodyBytes,
+        tail: "\r\n--x--\r\n"
+      }, { "content-type": "multipart/form-data; boundary=x" })
+      expect([streamed.status, JSON.parse(streamed.body)]).toEqual([415, expect.objectContaining({ _tag: "UnsupportedMediaType" })])
+      expect((yield* TestServer.request("/api/v1/health")).status).toBe(200)
+    }))
+
+  it.effect("JSON is read with or without its Content-Type, and with parameters; nothing sent is read as JSON, whatever the type", () =>
+    Effect.gen(function*() {
+      const bytes = new TextEncoder().encode(JSON.stringify(TestServer.admin))
+      // fetch names no type for bytes.
+      const untyped = yield* TestServer.request("/api/v1/auth/login", { method: "POST", body: bytes })
+      expect(untyped.status).toBe(200)
+      const withCharset = yield* TestServer.request("/api/v1/auth/login", {
+        method: "POST",
+        headers: { "content-type": "Application/JSON; charset=utf-8" },
+        body: bytes
+      })
+      expect(withCharset.status).toBe(200)
+      // Nothing sent, whatever the type names, is read as JSON's nothing: HttpApi's multipart
+      // reader hung on an empty body, and died (500) on one without a boundary.
+      for (const type of ["multipart/form-data; boundary=x", "multipart/form-data", "application/x-www-form-urlencoded"]) {
+        const empty = yield* TestServer.request("/api/v1/auth/login", { method: "POST", headers: { "content-type": type } })
+          .pipe(Effect.timeout("10 seconds"))
+        const error = decodeErrorBody(empty.body)
+        expect([type, empty.status, error.message]).toEqual([
+          type,
+          400,
+          "The request body must be JSON, sent with Content-Type: application/json"
+        ])
+        expect([type, logs.of(error.requestId).map((line) => line.level)]).toEqual([type, ["info"]])
+      }
+    }))
+
+  it.effect("a webhook delivery is refused 415 when sent as anything but JSON, and read when sent without a type", () =>
+    Effect.gen(function*() {
+      const { channelId, secret } = yield* channelOf("webhook")
+      const signed = Signing.standardWebhooks(secret, {
+        externalId: "typed-1",
+        subject: "Typed",
+        body: "Sent as text",
+        customer: { email: "ada@example.com" }
+      })
+      const asText = yield* deliver(channelId, { ...signed, headers: { ...signed.headers, "content-type": "text/plain" } })
+      expect([asText.status, asText.body]).toEqual([415, expect.objectContaining({ _tag: "UnsupportedMediaType" })])
+      const { "content-type": _, ...untypedHeaders } = signed.headers
+      const untyped = yield* TestServer.request(`/api/v1/webhooks/${channelId}`, {
+        method: "POST",
+        headers: untypedHeaders,
+        body: new TextEncoder().encode(signed.body)
+      })
+      expect(untyped.status).toBe(202)
     }))
 
   it.effect("a JSON document of a few hundred thousand items answers 400, not 500 (measuring its depth overflowed)", () =>

@@ -4,10 +4,12 @@ import * as Migrator from "@nestfleet/db/Migrator"
 import * as Sql from "@nestfleet/db/Sql"
 import * as TcpProxy from "@nestfleet/db/testing/TcpProxy"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
+import { refreshCookie } from "@nestfleet/domain/AuthApi"
 import { NotReady } from "@nestfleet/domain/HealthApi"
 import { ErrorBody } from "@nestfleet/domain/Errors"
 import { type Duration, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope } from "effect"
 import * as Http from "node:http"
+import * as AuthFlows from "./AuthFlows.js"
 import * as TestServer from "./TestServer.js"
 
 const decodeErrorBody = Schema.decodeUnknownSync(ErrorBody)
@@ -119,13 +121,64 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("HTTP
       expect((yield* TestServer.request("/api/v1/health")).status).toBe(200)
     }))
 
+  it.effect("an unsafe request a page on another site makes a browser send answers 403; other sites' reads, and servers, pass", () =>
+    Effect.gen(function*() {
+      const crossSite = { "sec-fetch-site": "cross-site" }
+      // Login CSRF: a form elsewhere signing the visitor in to an account of its choosing.
+      const login = yield* AuthFlows.login(TestServer.admin, crossSite)
+      expect(login.status).toBe(403)
+      expect(decodeErrorBody(login.body)).toEqual({
+        _tag: "Forbidden",
+        message: "Cross-site requests are refused",
+        requestId: login.headers.get("x-request-id")
+      })
+      expect(login.refreshToken).toBeUndefined()
+
+      // A logout from elsewhere would clear the cookie and end the session: it stays.
+      const { refreshToken } = yield* AuthFlows.signIn(TestServer.admin)
+      const logout = yield* TestServer.request("/api/v1/auth/logout", {
+        method: "POST",
+        headers: { ...crossSite, cookie: `${refreshCookie.name}=${refreshToken}` }
+      })
+      expect([logout.status, AuthFlows.refreshCookieOf(logout.headers)]).toEqual([403, undefined])
+      expect((yield* AuthFlows.refresh(refreshToken)).status).toBe(200)
+
+      // Every unsafe method, on any route, before anything else looks at it.
+      for (const method of ["PUT", "PATCH", "DELETE", "POST"]) {
+        const refused = yield* TestServer.request("/api/v1/channels/00000000-0000-4000-8000-000000000000", {
+          method,
+          headers: { ...crossSite, "content-type": "text/plain" },
+          body: "x"
+        })
+        expect([method, refused.status]).toEqual([method, 403])
+      }
+      expect((yield* TestServer.request("/api/v1/health", { headers: crossSite })).status).toBe(200)
+
+      // The site itself, a typed or bookmarked address, and a server (no header) pass.
+      for (const site of ["same-origin", "same-site", "none"]) {
+        const passed = yield* AuthFlows.login(TestServer.admin, { "sec-fetch-site": site })
+        expect([site, passed.status]).toEqual([site, 200])
+      }
+      expect((yield* AuthFlows.login(TestServer.admin)).status).toBe(200)
+    }))
+
   it.effect("serves the OpenAPI document and the interactive docs", () =>
     Effect.gen(function*() {
       const openapi = yield* TestServer.request("/api/v1/openapi.json")
       expect(openapi.status).toBe(200)
-      const document = openapi.body as { openapi: string; paths: Record<string, unknown> }
+      const document = openapi.body as {
+        openapi: string
+        paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>>
+      }
       expect(document.openapi).toMatch(/^3\./)
       expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(["/api/v1/health", "/api/v1/ready"]))
+      // Every endpoint says a body not sent as JSON is refused, the webhooks' too.
+      for (const [path, method] of [["/api/v1/auth/login", "post"], ["/api/v1/webhooks/{channelId}", "post"]] as const) {
+        expect([path, document.paths[path]?.[method]?.responses["415"]?.description]).toEqual([
+          path,
+          expect.stringContaining("Content-Type: application/json")
+        ])
+      }
       const docs = yield* TestServer.request("/api/v1/docs")
       expect(docs.status).toBe(200)
       expect(docs.headers.get("content-type")).toContain("text/html")

@@ -12,8 +12,10 @@ import { Users } from "@nestfleet/core/Users"
 import { ErrorBody } from "@nestfleet/domain/Errors"
 import { Health } from "@nestfleet/domain/HealthApi"
 import { makeTestLayer } from "@nestfleet/domain/testing/TestLayer"
+import { Multipart } from "@effect/platform"
 import { expect, layer } from "@effect/vitest"
-import { Data, Duration, Effect, Layer, Schema } from "effect"
+import { Data, Duration, Effect, Layer, Option, Schema } from "effect"
+import * as ApiFailures from "../src/http/ApiFailures.js"
 import * as Http from "../src/Http.js"
 import * as LogCapture from "./LogCapture.js"
 import * as TestServer from "./TestServer.js"
@@ -185,4 +187,18 @@ layer(EdgeLayer, { excludeTestServices: true })("HTTP edge", (it) => {
         }
       }
     }))
+
+  it("a multipart body HttpApi failed to read, should one get past the 415, is the client's: a limit 413, the rest 400", () => {
+    const failureOf = (reason: Multipart.MultipartError["reason"]) =>
+      ApiFailures.bodyReadFailure(1024, new Multipart.MultipartError({ reason, cause: new Error("from the parser") }))
+    for (const reason of ["BodyTooLarge", "FieldTooLarge", "FileTooLarge", "TooManyParts"] as const) {
+      expect([reason, failureOf(reason)]).toEqual([reason, Option.some(ApiFailures.tooLarge(1024))])
+    }
+    expect(failureOf("Parse")).toEqual(Option.some(expect.objectContaining({
+      _tag: "HttpApiDecodeError",
+      message: "The request body could not be read; send it as JSON with Content-Type: application/json"
+    })))
+    // Writing a part to disk failed: ours, a 500 with its cause logged.
+    expect(failureOf("InternalError")).toEqual(Option.none())
+  })
 })

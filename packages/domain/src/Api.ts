@@ -2,7 +2,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi, SessionApi } from "./AuthApi.js"
 import { CasesApi } from "./CasesApi.js"
 import { ChannelsApi } from "./ChannelsApi.js"
-import { InternalServerError, PayloadTooLarge } from "./Errors.js"
+import { InternalServerError, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
 import { ProductsApi } from "./ProductsApi.js"
 import { UsersApi } from "./UsersApi.js"
@@ -22,6 +22,7 @@ export class NestFleetApi extends HttpApi.make("nestfleet")
   .add(WebhooksApi)
   .add(CasesApi)
   .addError(PayloadTooLarge)
+  .addError(UnsupportedMediaType)
   .addError(InternalServerError)
   .prefix(apiPrefix)
   .annotateContext(

@@ -49,15 +49,26 @@ const ruleOf = (issue: Issue): string => {
 const samePath = (a: ReadonlyArray<PropertyKey>, b: ReadonlyArray<PropertyKey>) =>
   a.length === b.length && a.every((key, index) => key === b[index])
 
+/** Whether `path` is `ancestor` or lies under it. */
+const startsWith = (path: ReadonlyArray<PropertyKey>, ancestor: ReadonlyArray<PropertyKey>) =>
+  path.length >= ancestor.length && ancestor.every((key, index) => key === path[index])
+
+const expectedUndefined = "Expected undefined"
+
 /**
  * The issues with their messages rewritten by `ruleOf`, repeats removed, and without the
- * "Expected undefined" that an optional field adds beside the real problem.
+ * "Expected undefined" that an optional field adds beside the real problem. That problem
+ * may be at the field itself or anywhere inside it (an optional object whose nested field is
+ * wrong): an "Expected undefined" goes whenever another issue lies at or under its path.
+ * A repeat of the same "Expected undefined" is not such an issue, or both copies would go.
  */
 export const withoutValues = (issues: ReadonlyArray<Issue>): Array<Issue> => {
   const rewritten = issues.map((issue): Issue => ({ _tag: issue._tag, path: issue.path, message: ruleOf(issue) }))
+  const isExpectedUndefinedAt = (issue: Issue, path: ReadonlyArray<PropertyKey>) =>
+    issue.message === expectedUndefined && samePath(issue.path, path)
   return rewritten.filter((issue, index) =>
-    !(issue.message === "Expected undefined" &&
-      rewritten.some((other) => other !== issue && samePath(other.path, issue.path))) &&
+    !(issue.message === expectedUndefined &&
+      rewritten.some((other) => startsWith(other.path, issue.path) && !isExpectedUndefinedAt(other, issue.path))) &&
     rewritten.findIndex((other) => samePath(other.path, issue.path) && other.message === issue.message) === index
   )
 }

@@ -15,6 +15,16 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
   HttpApiSchema.annotations({ status: 413, description: "The request body is over the size limit." })
 ) {}
 
+/** A body sent as something other than JSON: refused before it is read, on every endpoint. */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
+  "UnsupportedMediaType",
+  { message: Schema.String },
+  HttpApiSchema.annotations({
+    status: 415,
+    description: "The request body is not sent as JSON: every body must be sent with Content-Type: application/json."
+  })
+) {}
+
 /** What a 500 says, whoever answers it: the cause stays in the log, under the request id. */
 export const unexpectedFailureMessage = "Something went wrong on our side. Quote the request id if you report it."
 

@@ -44,6 +44,23 @@ describe("DecodeIssues", () => {
     )
   })
 
+  it("drops an optional's 'Expected undefined' when the real problem is deeper inside the field", () => {
+    const Settings = Schema.Struct({
+      settings: Schema.optional(Schema.Struct({ components: Schema.Array(Schema.Struct({ name: Schema.String })) }))
+    })
+    expect(DecodeIssues.describe(issuesOf(Settings, { settings: { components: [{ name: 5 }] } }))).toBe(
+      "settings.components[0].name: Expected string"
+    )
+    // A sibling's path that merely starts with the same characters is not inside the field.
+    expect(DecodeIssues.withoutValues([
+      { _tag: "Type", path: ["settings"], message: "Expected undefined, actual 1" },
+      { _tag: "Type", path: ["settingsOther"], message: "Expected string, actual 1" }
+    ]).map((issue) => issue.message)).toEqual(["Expected undefined", "Expected string"])
+    // Alone, even repeated, it is the problem, and is kept once.
+    const alone = { _tag: "Type", path: ["a"], message: "Expected undefined, actual 5" } as const
+    expect(DecodeIssues.withoutValues([alone, alone])).toEqual([{ _tag: "Type", path: ["a"], message: "Expected undefined" }])
+  })
+
   it("says a whole value is not an object without printing the schema's fields", () => {
     expect(DecodeIssues.describe(issuesOf(Schema.Struct({ a: Schema.String }), "whole-body-secret"))).toBe(
       "Expected an object"

@@ -4,6 +4,10 @@
  * terminal). Secrets are kept out three ways: values wrapped in `Redacted` print as
  * `<redacted>`, values under well-known secret keys (at the top of a line or up to two
  * objects down) are censored, and passwords inside URLs are cut out of messages and errors.
+ *
+ * Effect also writes every log line as an event on the current span (`Logger.tracerLogger`),
+ * and spans leave the process for the OTLP collector: that logger is replaced by one whose
+ * events are redacted the same way.
  */
 import { Cause, Context, Effect, FiberRef, FiberRefs, Layer, List, Logger, LogLevel, Option, Tracer } from "effect"
 import { pino } from "pino"
@@ -113,16 +117,27 @@ const renderMessage = (message: unknown): { readonly msg: string; readonly data:
   return { msg: text.join(" "), data }
 }
 
+/** A line's annotations, with what sits under a secret key censored. */
+const annotationFields = (annotations: Iterable<readonly [string, unknown]>): Record<string, unknown> => {
+  const fields: Record<string, unknown> = {}
+  for (const [key, value] of annotations) {
+    fields[key] = secretKeys.has(key) ? censored : redactSecrets(renderValue(value), redactDepth)
+  }
+  return fields
+}
+
+const renderCause = (cause: Cause.Cause<unknown>) => scrubCredentials(Cause.pretty(cause, { renderErrorCause: true }))
+
+const currentSpanOf = (context: FiberRefs.FiberRefs) =>
+  Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+
 /** An Effect `Logger` that hands every entry to `target`. */
 const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void> =>
   Logger.make(({ annotations, cause, context, date, logLevel, message, spans }) => {
     const level = toPinoLevel(logLevel)
     if (!target.isLevelEnabled(level)) return
-    const fields: Record<string, unknown> = {}
-    for (const [key, value] of annotations) {
-      fields[key] = secretKeys.has(key) ? censored : redactSecrets(renderValue(value), redactDepth)
-    }
-    const currentSpan = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    const fields = annotationFields(annotations)
+    const currentSpan = currentSpanOf(context)
     if (Option.isSome(currentSpan)) {
       fields.traceId = currentSpan.value.traceId
       fields.spanId = currentSpan.value.spanId
@@ -131,15 +146,32 @@ const makePinoLogger = (target: pino.Logger): Logger.Logger<unknown, void> =>
       const now = date.getTime()
       fields.spans = Object.fromEntries(List.toArray(spans).map((span) => [span.label, now - span.startTime]))
     }
-    if (!Cause.isEmpty(cause)) {
-      fields.err = scrubCredentials(Cause.pretty(cause, { renderErrorCause: true }))
-    }
+    if (!Cause.isEmpty(cause)) fields.err = renderCause(cause)
     const { data, msg } = renderMessage(message)
     if (data.length > 0) {
       fields.data = redactSecrets(data.length === 1 ? data[0] : data, redactDepth)
     }
     target[level](fields, renderValue(msg) as string)
   })
+
+/**
+ * Every log line as an event on the current span, as Effect's `Logger.tracerLogger` writes it
+ * (the message, the annotations, `effect.logLevel`), redacted as the line is — and without
+ * the cause: a cause may quote anything (a statement's values, a message quoting the request),
+ * so it stays in the log, whose line carries the span's ids. Only spans of this process get
+ * events; a parent from another process cannot.
+ */
+const spanEventLogger: Logger.Logger<unknown, void> = Logger.make(
+  ({ annotations, context, date, logLevel, message }) => {
+    const span = currentSpanOf(context)
+    if (Option.isNone(span) || span.value._tag === "ExternalSpan") return
+    const attributes = annotationFields(annotations)
+    attributes["effect.logLevel"] = logLevel.label
+    const { data, msg } = renderMessage(message)
+    if (data.length > 0) attributes["effect.data"] = redactSecrets(data.length === 1 ? data[0] : data, redactDepth)
+    span.value.event(renderValue(msg) as string, BigInt(date.getTime()) * BigInt(1_000_000), attributes)
+  }
+)
 
 export interface PinoLoggerOptions {
   /** Where lines go; stdout unless a test captures them. */
@@ -156,7 +188,10 @@ const makeDestination = (format: LoggingConfig["format"], destination: Writable 
     : pino.destination({ dest: 1, sync: true })
 }
 
-/** Replaces Effect's default logger with pino for the whole program and flushes on shutdown. */
+/**
+ * Replaces Effect's default logger with pino, and its span-event logger with a redacting one,
+ * for the whole program; flushes on shutdown.
+ */
 export const layer = (options: PinoLoggerOptions = {}): Layer.Layer<never, import("effect/ConfigError").ConfigError> =>
   Layer.unwrapScoped(
     Effect.gen(function*() {
@@ -175,8 +210,9 @@ export const layer = (options: PinoLoggerOptions = {}): Layer.Layer<never, impor
         ),
         (target) => Effect.sync(() => target.flush())
       )
-      return Layer.merge(
+      return Layer.mergeAll(
         Logger.replace(Logger.defaultLogger, makePinoLogger(target)),
+        Logger.replace(Logger.tracerLogger, spanEventLogger),
         Logger.minimumLogLevel(toEffectLevel[config.level])
       )
     })

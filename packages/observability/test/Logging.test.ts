@@ -75,3 +75,30 @@ describe("log lines", () => {
     }).pipe(Effect.provide(layer))
   })
 })
+
+describe("span events", () => {
+  it.effect("are redacted as log lines are, and carry no cause: a line logged inside a span reaches it without its secrets", () => {
+    const { layer } = capture()
+    return Effect.gen(function*() {
+      const span = yield* Effect.gen(function*() {
+        yield* Effect.logError("connect to postgres://app:hunter2@db:5432/app failed", new Error("postgres://app:hunter2@db refused"))
+          .pipe(
+            Effect.annotateLogs({ password: "annotation-password-9", plain: "visible" })
+          )
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("work"))
+      const events = (span as unknown as { readonly events: ReadonlyArray<readonly [string, bigint, Record<string, unknown>]> })
+        .events
+      expect(events).toHaveLength(1)
+      const [name, , attributes] = events[0]!
+      expect(name).toBe("connect to postgres://app:[redacted]@db:5432/app failed")
+      expect(attributes).toMatchObject({ password: Logging.censored, plain: "visible", "effect.logLevel": "ERROR" })
+      expect(attributes).not.toHaveProperty("effect.cause")
+      const text = JSON.stringify(events, (_key, value) => typeof value === "bigint" ? String(value) : value)
+      expect(text).not.toContain("hunter2")
+      expect(text).not.toContain("annotation-password-9")
+    }).pipe(Effect.provide(layer))
+  })
+
+})
+
