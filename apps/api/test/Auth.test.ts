@@ -8,7 +8,8 @@
 import { expect, layer } from "@effect/vitest"
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
 import * as Database from "@nestfleet/db/Database"
-import { Duration, Effect, Redacted } from "effect"
+import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
+import { Duration, Effect, Fiber, Redacted, Schedule } from "effect"
 import { randomBytes, scryptSync } from "node:crypto"
 import * as AuthFlows from "./AuthFlows.js"
 import * as TestServer from "./TestServer.js"
@@ -28,6 +29,20 @@ const serverLayer = TestServer.layer(undefined, {
 let addresses = 0
 /** Headers for a request from an address no other request used. */
 const fromNewAddress = () => ({ "x-forwarded-for": `198.51.100.${++addresses}` })
+
+/** The session (refresh-token family) an access token names. */
+const sessionIdOf = (accessToken: string) =>
+  JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()).sid as string
+
+/** Waits until `count` statements of the test database wait for a lock (a request queued behind the test). */
+const waitingForLocks = (pool: Database.Database["Type"]["pool"], count: number) =>
+  Effect.promise(() =>
+    pool.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")
+  ).pipe(
+    Effect.map((result) => result.rows[0].n as number),
+    Effect.repeat({ until: (n) => n >= count, schedule: Schedule.spaced("20 millis") }),
+    Effect.timeout("10 seconds")
+  )
 
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
@@ -145,6 +160,126 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
         .toBe(200)
     }))
 
+  it.effect.skipIf(TestDatabase.mode === "embedded")(
+    "a token refreshed inside its grace window alongside its successor's refresh never deadlocks: no 5xx, one outcome (PostgreSQL server only: the embedded database has one connection, so refreshes cannot overlap)",
+    () =>
+      Effect.gen(function*() {
+        const me = (response: { readonly body: unknown }) =>
+          AuthFlows.call((response.body as { accessToken: string }).accessToken, "/api/v1/auth/me")
+        for (let round = 0; round < 30; round++) {
+          const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+          const first = yield* AuthFlows.refresh(signedIn.refreshToken)
+          expect(first.status).toBe(200)
+          // Every other round, each token twice: both copies of each race both of the other's.
+          const presented = round % 2 === 0
+            ? [signedIn.refreshToken, first.refreshToken!]
+            : [signedIn.refreshToken, first.refreshToken!, signedIn.refreshToken, first.refreshToken!]
+          const results = yield* Effect.all(presented.map(AuthFlows.refresh), { concurrency: "unbounded" })
+          expect(results.map((result) => result.status).filter((status) => status !== 200 && status !== 401)).toEqual([])
+          const ofFirst = results.filter((_, i) => presented[i] === signedIn.refreshToken)
+          const ofSuccessor = results.filter((_, i) => presented[i] === first.refreshToken)
+          // The successor's refreshes answer one token, its own successor; the first token's, the successor once more.
+          const next = new Set(ofSuccessor.filter((result) => result.status === 200).map((result) => result.refreshToken))
+          expect(next.size).toBeLessThanOrEqual(1)
+          for (const result of ofFirst.filter((result) => result.status === 200)) {
+            expect(result.refreshToken).toBe(first.refreshToken)
+          }
+          if (ofFirst.every((result) => result.status === 200)) {
+            // The first token came while its successor was live: the session goes on.
+            expect(ofSuccessor.map((result) => result.status)).toEqual(ofSuccessor.map(() => 200))
+            const after = yield* AuthFlows.refresh([...next][0])
+            expect(after.status).toBe(200)
+            expect((yield* me(after)).status).toBe(200)
+          } else {
+            // It came after the successor was traded: a reuse, and the whole session is revoked.
+            for (const result of ofSuccessor.filter((result) => result.status === 200)) {
+              expect((yield* me(result)).status).toBe(401)
+            }
+            if (next.size === 1) expect((yield* AuthFlows.refresh([...next][0])).status).toBe(401)
+          }
+        }
+      })
+  )
+
+  it.effect.skipIf(TestDatabase.mode === "embedded")(
+    "a password change queued behind a refresh of another session revokes what that refresh hands out (PostgreSQL server only: the test holds a row lock on a connection of its own)",
+    () =>
+      Effect.gen(function*() {
+        const { pool } = yield* Database.Database
+        const admin = yield* AuthFlows.signIn(TestServer.admin)
+        const user = { email: "queued.change@nestfleet.test", password: "queued-password-1" }
+        yield* AuthFlows.createUser(admin.accessToken, { ...user, roles: ["viewer"] })
+        const here = yield* AuthFlows.signIn(user)
+        const elsewhere = yield* AuthFlows.signIn(user)
+        const [refreshed, changed] = yield* Effect.acquireUseRelease(
+          Effect.promise(() => pool.connect()),
+          (holder) =>
+            Effect.gen(function*() {
+              // The other session's live row, held here, so the refresh waits with its own locks taken.
+              yield* Effect.promise(() => holder.query("begin"))
+              yield* Effect.promise(() =>
+                holder.query("select 1 from sessions where family_id = $1 and rotated_at is null for update", [
+                  sessionIdOf(elsewhere.accessToken)
+                ])
+              )
+              const refresh = yield* Effect.fork(AuthFlows.refresh(elsewhere.refreshToken))
+              yield* waitingForLocks(pool, 1)
+              const change = yield* Effect.fork(AuthFlows.call(here.accessToken, "/api/v1/auth/password", {
+                method: "POST",
+                body: { currentPassword: user.password, newPassword: "queued-password-2" }
+              }))
+              yield* waitingForLocks(pool, 2)
+              yield* Effect.promise(() => holder.query("commit"))
+              return [yield* Fiber.join(refresh), yield* Fiber.join(change)] as const
+            }),
+          (holder) => Effect.sync(() => holder.release())
+        )
+        expect(changed.status).toBe(204)
+        expect(refreshed.status).toBe(200)
+        expect((yield* AuthFlows.refresh(refreshed.refreshToken)).status).toBe(401)
+        const access = (refreshed.body as { accessToken: string }).accessToken
+        expect((yield* AuthFlows.call(access, "/api/v1/auth/me")).status).toBe(401)
+        expect((yield* AuthFlows.call(here.accessToken, "/api/v1/auth/me")).status).toBe(200)
+      })
+  )
+
+  it.effect.skipIf(TestDatabase.mode === "embedded")(
+    "two reused tokens of one session presented at once both revoke it, without a deadlock (PostgreSQL server only, as above)",
+    () =>
+      Effect.gen(function*() {
+        for (let round = 0; round < 20; round++) {
+          const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+          const tokens = [signedIn.refreshToken]
+          for (let i = 0; i < 3; i++) tokens.push((yield* AuthFlows.refresh(tokens.at(-1))).refreshToken!)
+          // Inside the grace window, but each one's successor has been traded since: reuses.
+          const results = yield* Effect.all([AuthFlows.refresh(tokens[0]), AuthFlows.refresh(tokens[1])], {
+            concurrency: "unbounded"
+          })
+          expect(results.map((result) => result.status)).toEqual([401, 401])
+          expect((yield* AuthFlows.refresh(tokens[3])).status).toBe(401)
+        }
+      })
+  )
+
+  it.effect("a sign-out that races a refresh of its session ends the session whichever comes first", () =>
+    Effect.gen(function*() {
+      for (let round = 0; round < 20; round++) {
+        const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+        const [refreshed, logout] = yield* Effect.all(
+          [AuthFlows.refresh(signedIn.refreshToken), AuthFlows.logout({ refreshToken: signedIn.refreshToken })],
+          { concurrency: "unbounded" }
+        )
+        expect(logout.status).toBe(204)
+        expect([200, 401]).toContain(refreshed.status)
+        if (refreshed.status === 200) {
+          // The refresh went first: what it handed out ended with the session.
+          expect((yield* AuthFlows.refresh(refreshed.refreshToken)).status).toBe(401)
+          const access = (refreshed.body as { accessToken: string }).accessToken
+          expect((yield* AuthFlows.call(access, "/api/v1/auth/me")).status).toBe(401)
+        }
+      }
+    }))
+
   it.effect("a refresh token presented again after the grace window revokes its whole session", () =>
     Effect.gen(function*() {
       const signedIn = yield* AuthFlows.signIn(TestServer.admin)
@@ -231,6 +366,29 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
         expectCleared(logout.refreshCookie)
       }
       expect((yield* AuthFlows.call(other.accessToken, "/api/v1/auth/me")).status).toBe(200)
+    }))
+
+  it.effect("logout clears the cookie even when revoking the session fails (a 500)", () =>
+    Effect.gen(function*() {
+      const { pool } = yield* Database.Database
+      const query = (text: string) => Effect.promise(() => pool.query(text))
+      const signedIn = yield* AuthFlows.signIn(TestServer.admin)
+      const familyId = sessionIdOf(signedIn.accessToken)
+      // This session's rows refuse every change, so its revocation fails.
+      yield* query(
+        "create function refuse_session_change() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$"
+      )
+      yield* query(
+        `create trigger refuse_session_change before update on sessions for each row
+         when (old.family_id = '${familyId}') execute function refuse_session_change()`
+      )
+      const logout = yield* AuthFlows.logout(signedIn).pipe(
+        Effect.ensuring(query("drop trigger refuse_session_change on sessions; drop function refuse_session_change()"))
+      )
+      expect(logout.status).toBe(500)
+      expectCleared(logout.refreshCookie)
+      expect((yield* AuthFlows.logout(signedIn)).status).toBe(204)
+      expect((yield* AuthFlows.call(signedIn.accessToken, "/api/v1/auth/me")).status).toBe(401)
     }))
 
   it.effect("expired, tampered, foreign and alg:none tokens answer 401", () =>
@@ -371,6 +529,115 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("auth", (it)
       expect(spoofed.status).toBe(429)
       expect((yield* AuthFlows.login(TestServer.admin, fromNewAddress())).status).toBe(200)
     }))
+
+  it.effect("every spelling of an email the database takes for one account counts against it together", () =>
+    Effect.gen(function*() {
+      const { pool } = yield* Database.Database
+      // U+0130: JavaScript lowers it to i and a combining dot; PostgreSQL, in a locale like this
+      // server's, to i — and then admİn@ signs in as admin@. On one without, it is another email.
+      const dotted = TestServer.admin.email.replace("i", "İ")
+      const upper = TestServer.admin.email.toUpperCase()
+      const sameAccount = (yield* Effect.promise(() =>
+        pool.query("select lower($1) = lower($2) as same", [dotted, TestServer.admin.email])
+      )).rows[0].same as boolean
+      const address = fromNewAddress()
+      for (let i = 0; i < 5; i++) {
+        const email = i % 2 === 0 ? dotted : upper
+        expect((yield* AuthFlows.login({ email, password: `wrong-password-${i}` }, address)).status).toBe(401)
+      }
+      // Three failures as admİn@, two as ADMIN@: five for one account, so the next is past the limit.
+      expect((yield* AuthFlows.login({ email: upper, password: "wrong-password-5" }, address)).status)
+        .toBe(sameAccount ? 429 : 401)
+      if (sameAccount) {
+        expect((yield* AuthFlows.login({ ...TestServer.admin, email: dotted }, address)).status).toBe(429)
+        expect((yield* AuthFlows.login({ ...TestServer.admin, email: dotted }, fromNewAddress())).status).toBe(200)
+      }
+    }))
+
+  it.effect("the IPv6 addresses of one /64 share one address's budget; another /64 has its own", () =>
+    Effect.gen(function*() {
+      const from = (address: string) => ({ "x-forwarded-for": address })
+      for (let i = 0; i < addressLimit; i++) {
+        const address = i % 2 === 0 ? "2001:db8:77:1::1" : `2001:db8:77:1:${i}::${i}`
+        const attempt = yield* AuthFlows.login({ email: `v6.guess${i}@nestfleet.test`, password: "guessed-password" }, from(address))
+        expect(attempt.status).toBe(401)
+      }
+      expect((yield* AuthFlows.login(TestServer.admin, from("2001:0db8:0077:0001:ffff:ffff:ffff:fffe"))).status).toBe(429)
+      expect((yield* AuthFlows.login(TestServer.admin, from("2001:db8:77:2::1"))).status).toBe(200)
+    }))
+
+  it.effect("each sign-in prunes a bounded batch of counters that no longer count, and none that do", () =>
+    Effect.gen(function*() {
+      const { pool } = yield* Database.Database
+      const query = (text: string, values: ReadonlyArray<unknown> = []) =>
+        Effect.promise(() => pool.query(text, [...values]))
+      const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000)
+      const insert = (key: string, windowStartedAt: Date, blockedUntil: Date | null) =>
+        query(
+          "insert into login_failures (scope, key, failures, window_started_at, blocked_until) values ('email', $1, 3, $2, $3)",
+          [key, windowStartedAt, blockedUntil]
+        )
+      for (let i = 0; i < 12; i++) yield* insert(`prune.window.passed.${i}@nestfleet.test`, minutesAgo(60 + i), null)
+      yield* insert("prune.block.ended@nestfleet.test", minutesAgo(60), minutesAgo(1))
+      yield* insert("prune.block.on@nestfleet.test", minutesAgo(60), minutesAgo(-10))
+      yield* insert("prune.window.on@nestfleet.test", minutesAgo(1), null)
+      const left = Effect.map(
+        query("select key from login_failures where key like 'prune.%' order by key"),
+        (result) => result.rows.map((row) => row.key as string)
+      )
+
+      yield* AuthFlows.login({ email: "prune.trigger@nestfleet.test", password: "whatever-password" }, fromNewAddress())
+      // Ten of the window's twelve, oldest first, and the ended block; live windows and blocks stay.
+      expect(yield* left).toEqual([
+        "prune.block.on@nestfleet.test",
+        "prune.trigger@nestfleet.test",
+        "prune.window.on@nestfleet.test",
+        "prune.window.passed.0@nestfleet.test",
+        "prune.window.passed.1@nestfleet.test"
+      ])
+      yield* AuthFlows.login({ email: "prune.trigger@nestfleet.test", password: "whatever-password" }, fromNewAddress())
+      expect(yield* left).toEqual([
+        "prune.block.on@nestfleet.test",
+        "prune.trigger@nestfleet.test",
+        "prune.window.on@nestfleet.test"
+      ])
+    }))
+
+  it.effect.skipIf(TestDatabase.mode === "embedded")(
+    "a counter deleted while a sign-in waited for its lock is made again, and the attempt counts (PostgreSQL server only: the test holds a row lock on a connection of its own)",
+    () =>
+      Effect.gen(function*() {
+        const { pool } = yield* Database.Database
+        const address = fromNewAddress()
+        const guess = { email: "deleted.counter@nestfleet.test", password: "guessed-password" }
+        expect((yield* AuthFlows.login(guess, address)).status).toBe(401)
+        const addressCounter = [address["x-forwarded-for"]]
+        const failures = Effect.map(
+          Effect.promise(() => pool.query("select failures from login_failures where scope = 'address' and key = $1", addressCounter)),
+          (result) => result.rows.map((row) => row.failures as number)
+        )
+        expect(yield* failures).toEqual([1])
+        const attempt = yield* Effect.acquireUseRelease(
+          Effect.promise(() => pool.connect()),
+          (holder) =>
+            Effect.gen(function*() {
+              // As a success that forgets it, or a prune, would: locked, then deleted once the attempt waits for it.
+              yield* Effect.promise(() => holder.query("begin"))
+              yield* Effect.promise(() =>
+                holder.query("select 1 from login_failures where scope = 'address' and key = $1 for update", addressCounter)
+              )
+              const attempt = yield* Effect.fork(AuthFlows.login(guess, address))
+              yield* waitingForLocks(pool, 1)
+              yield* Effect.promise(() => holder.query("delete from login_failures where scope = 'address' and key = $1", addressCounter))
+              yield* Effect.promise(() => holder.query("commit"))
+              return yield* Fiber.join(attempt)
+            }),
+          (holder) => Effect.sync(() => holder.release())
+        )
+        expect(attempt.status).toBe(401)
+        expect(yield* failures).toEqual([1])
+      })
+  )
 
   it.effect("a password hashed with older parameters is re-hashed with today's at the next sign-in", () =>
     Effect.gen(function*() {

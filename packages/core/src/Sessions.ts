@@ -11,11 +11,17 @@
  * a revoked or expired session.
  *
  * For that the successor's token is kept on the rotated row, encrypted with SecretCipher,
- * and dropped when the window has passed, the successor is rotated in turn, or the session
- * ends. The alternative — deriving the successor from the presented token with a server key —
+ * and dropped when the window has passed or the session ends. (Once the successor has been
+ * rotated in turn, the copy answers nothing: presenting the older token is then a reuse.)
+ * The alternative — deriving the successor from the presented token with a server key —
  * keeps no copy, but whoever had that key and had once seen a token could compute every
  * later token of its session, silently; a copy lives for seconds and is nothing without the
  * key.
+ *
+ * Every change to a user's sessions — a refresh, a sign-out, a revocation — first locks the
+ * user's row, so they take turns (see SessionsRepo): two refreshes of one session cannot
+ * deadlock, and a sign-out or password change that waited for a refresh revokes what that
+ * refresh handed out.
  *
  * Time comes from Effect's `Clock` and is handed to the repository, so a `TestClock` drives
  * expiry and the grace window. To run the service over test doubles, give it (as
@@ -38,7 +44,7 @@ import type { SignedInUser } from "@nestfleet/domain/Access"
 import { InvalidCredentials, InvalidRefreshToken, Session, SessionUser } from "@nestfleet/domain/AuthApi"
 import { Forbidden, Unauthorized } from "@nestfleet/domain/Errors"
 import { hasRole, type Role, UserId } from "@nestfleet/domain/Users"
-import { Clock, Effect, Option, Redacted, Schema } from "effect"
+import { Clock, Data, Effect, Option, Redacted, Schema } from "effect"
 import { AccessTokens } from "./AccessTokens.js"
 import { AuthConfig } from "./AuthConfig.js"
 import { LoginThrottle } from "./LoginThrottle.js"
@@ -72,12 +78,14 @@ const isUuid = Schema.is(Schema.UUID)
 const sessionUser = (user: UserRow) =>
   new SessionUser({ id: user.id, email: user.email, name: user.name, roles: user.roles })
 
-type Rotation =
-  | { readonly _tag: "Granted"; readonly grant: SessionGrant }
-  | { readonly _tag: "Refused"; readonly reason: string }
+/** What presenting a refresh token came to; a refusal's reason is for the log, never the client. */
+type Rotation = Data.TaggedEnum<{
+  Granted: { readonly grant: SessionGrant }
+  Refused: { readonly reason: string }
+}>
+const Rotation = Data.taggedEnum<Rotation>()
 
-const granted = (grant: SessionGrant): Rotation => ({ _tag: "Granted", grant })
-const refused = (reason: string): Rotation => ({ _tag: "Refused", reason })
+const refused = (reason: string) => Rotation.Refused({ reason })
 
 export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessions", {
   effect: Effect.gen(function*() {
@@ -132,14 +140,11 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
       orDieUnexpected
     )
 
-    /** The enabled user a session belongs to; when they are disabled or gone, the session is revoked. */
-    const ownerOf = (row: SessionRow, now: number) =>
-      Effect.gen(function*() {
-        const user = yield* users.findById(row.userId)
-        if (Option.isSome(user) && !user.value.disabled) return user
-        yield* repo.revokeFamily({ familyId: row.familyId, at: new Date(now) })
-        return Option.none<UserRow>()
-      })
+    /** Whether the session's (locked) owner may go on; when they are disabled, the session is revoked. */
+    const ownerEnabled = (owner: UserRow, row: SessionRow, now: number) =>
+      owner.disabled
+        ? Effect.as(repo.revokeFamily({ familyId: row.familyId, at: new Date(now) }), false)
+        : Effect.succeed(true)
 
     const revokeAsReused = (row: SessionRow, now: number) =>
       Effect.as(repo.revokeFamily({ familyId: row.familyId, at: new Date(now) }), refused("refresh token reused; session revoked"))
@@ -149,7 +154,7 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
      * successor it was traded for is the session's live token, that successor once more;
      * otherwise a reuse, and the session is revoked.
      */
-    const reissue = (row: SessionRow, rotatedAt: Date, now: number) =>
+    const reissue = (row: SessionRow, owner: UserRow, rotatedAt: Date, now: number) =>
       Effect.gen(function*() {
         if (row.successorToken === null || now - rotatedAt.getTime() >= graceMillis) {
           return yield* revokeAsReused(row, now)
@@ -162,32 +167,35 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
           return yield* revokeAsReused(row, now)
         }
         if (successor.value.expiresAt.getTime() <= now) return refused("expired session")
-        const user = yield* ownerOf(row, now)
-        if (Option.isNone(user)) return refused("user disabled or gone")
-        return granted(yield* issue(user.value, row.familyId, token.value, successor.value.expiresAt))
+        if (!(yield* ownerEnabled(owner, row, now))) return refused("user disabled")
+        return Rotation.Granted({ grant: yield* issue(owner, row.familyId, token.value, successor.value.expiresAt) })
       })
 
     /** In one transaction: find the presented token, retire it and add its successor. */
     const rotate = (token: Redacted.Redacted<string>) =>
       transactions.withTransaction(Effect.gen(function*() {
-        const found = yield* repo.findByTokenHashForUpdate(RefreshTokens.hash(token))
+        const tokenHash = RefreshTokens.hash(token)
+        const owner = yield* users.lockOwnerOfToken(tokenHash)
+        if (Option.isNone(owner)) return refused("unknown refresh token")
+        // Read only now, under the owner's lock: a refresh that waited sees what the one before it left.
+        const found = yield* repo.findByTokenHashForUpdate(tokenHash)
         // After the lock: a refresh that waited for another's turn judges by the time it got its own.
         const now = yield* Clock.currentTimeMillis
         if (Option.isNone(found)) return refused("unknown refresh token")
         const row = found.value
         if (row.revokedAt !== null) return refused("revoked session")
-        if (row.rotatedAt !== null) return yield* reissue(row, row.rotatedAt, now)
+        if (row.rotatedAt !== null) return yield* reissue(row, owner.value, row.rotatedAt, now)
         if (row.expiresAt.getTime() <= now) return refused("expired session")
-        const user = yield* ownerOf(row, now)
-        if (Option.isNone(user)) return refused("user disabled or gone")
-        const successor = yield* addToken(user.value, now, row.familyId)
+        if (!(yield* ownerEnabled(owner.value, row, now))) return refused("user disabled")
+        const successor = yield* addToken(owner.value, now, row.familyId)
         yield* repo.markRotated({
           id: row.id,
-          familyId: row.familyId,
           at: new Date(now),
           successorToken: graceMillis > 0 ? yield* cipher.encrypt(successor.refreshToken) : null
         })
-        return granted(yield* issue(user.value, row.familyId, successor.refreshToken, successor.row.expiresAt))
+        return Rotation.Granted({
+          grant: yield* issue(owner.value, row.familyId, successor.refreshToken, successor.row.expiresAt)
+        })
       }))
 
     const refresh = Effect.fn("Sessions.refresh")(function*(token: Option.Option<Redacted.Redacted<string>>) {
@@ -214,14 +222,20 @@ export class Sessions extends Effect.Service<Sessions>()("@nestfleet/core/Sessio
       const at = new Date(yield* Clock.currentTimeMillis)
       const refreshToken = Option.filter(credentials.refreshToken, (token) => RefreshTokens.isWellFormed(Redacted.value(token)))
       if (Option.isSome(refreshToken)) {
-        yield* repo.revokeFamilyOfToken({ tokenHash: RefreshTokens.hash(refreshToken.value), at })
+        const tokenHash = RefreshTokens.hash(refreshToken.value)
+        yield* transactions.withTransaction(
+          Effect.zipRight(users.lockOwnerOfToken(tokenHash), repo.revokeFamilyOfToken({ tokenHash, at }))
+        )
       }
       const accessToken = Option.filter(credentials.accessToken, (token) => Redacted.value(token) !== "")
       const claims = Option.isSome(accessToken)
         ? yield* Effect.option(accessTokens.verify(Redacted.value(accessToken.value)))
         : Option.none()
-      if (Option.isSome(claims) && isUuid(claims.value.sessionId)) {
-        yield* repo.revokeFamily({ familyId: claims.value.sessionId, at })
+      if (Option.isSome(claims) && isUserId(claims.value.userId) && isUuid(claims.value.sessionId)) {
+        yield* transactions.withTransaction(Effect.zipRight(
+          users.lockById(claims.value.userId),
+          repo.revokeFamily({ familyId: claims.value.sessionId, at })
+        ))
       }
     }, orDieUnexpected)
 

@@ -79,6 +79,8 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
             return yield* new LastAdmin({ message: "This is the last enabled admin; make another user admin first" })
           }
         }
+        // The update holds the user's row, which every change to their sessions takes first
+        // (SessionsRepo): a refresh in flight has finished, and what it handed out is revoked too.
         const updated = yield* orNotFound(id, repo.update({ id, ...normalized }))
         if (updated.disabled) yield* sessions.revokeAllOfUser({ userId: id, at: new Date(yield* Clock.currentTimeMillis) })
         return updated
@@ -91,6 +93,7 @@ export class Users extends Effect.Service<Users>()("@nestfleet/core/Users", {
       Effect.gen(function*() {
         const passwordHash = yield* passwords.hash(password)
         yield* transactions.withTransaction(Effect.gen(function*() {
+          // Holds the user's row, as in `update`: no refresh slips a token past the revocation.
           const updated = yield* repo.setPasswordHash({ id, passwordHash })
           if (Option.isNone(updated)) return yield* userNotFound(id)
           const at = new Date(yield* Clock.currentTimeMillis)

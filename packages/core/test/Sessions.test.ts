@@ -70,13 +70,7 @@ const inMemorySessions = () => {
       }),
     findByTokenHashForUpdate: (hash) =>
       Effect.sync(() => Option.fromNullable(rows.find((row) => Buffer.from(row.tokenHash).equals(hash)))),
-    markRotated: ({ at, familyId, id, successorToken }) =>
-      Effect.sync(() => {
-        for (const row of rows.filter((row) => row.familyId === familyId && row.id !== id)) {
-          replace(row.id, { successorToken: null })
-        }
-        replace(id, { rotatedAt: at, successorToken })
-      }),
+    markRotated: ({ at, id, successorToken }) => Effect.sync(() => replace(id, { rotatedAt: at, successorToken })),
     dropSuccessorCopies: (before) =>
       Effect.sync(() => {
         for (const row of rows.filter((row) => row.rotatedAt !== null && row.rotatedAt <= before)) {
@@ -98,9 +92,11 @@ const sessionsOver = (repo: Partial<SessionsRepo>, row: UserRow, config: Record<
   Sessions.DefaultWithoutDependencies.pipe(
     Layer.provide([
       makeTestLayer(SessionsRepo)(repo),
+      // One user, who owns every session; locking them is a no-op here, where nothing runs in parallel.
       makeTestLayer(UsersRepo)({
         findByEmail: () => Effect.succeed(Option.some(row)),
-        findById: () => Effect.succeed(Option.some(row))
+        lockOwnerOfToken: () => Effect.succeed(Option.some(row)),
+        lockById: () => Effect.succeed(Option.some(row))
       }),
       makeTestLayer(LoginThrottle)({ admit: () => Effect.void, recordSuccess: () => Effect.void }),
       Transactions.Passthrough,
@@ -170,6 +166,8 @@ it.scoped("once the successor has been refreshed in turn, its predecessor is a r
     const { first, refresh, store } = yield* signedIn()
     const successor = (yield* refresh(first)) as Redacted.Redacted<string>
     expect(typeof (yield* refresh(successor))).not.toBe("string")
+    // The first token's copy is still there (a rotation writes its own row only), and answers nothing.
+    expect(store.rows.filter((row) => row.successorToken !== null)).toHaveLength(2)
     yield* TestClock.adjust("1 second")
     expect(yield* refresh(first)).toBe("InvalidRefreshToken")
     expect(store.rows.every((row) => row.revokedAt !== null)).toBe(true)

@@ -6,6 +6,16 @@
  *
  * Times that decide something — when a row was rotated or revoked, whether it has expired —
  * are given by the caller, whose clock the rules run on, not taken from the database's.
+ *
+ * Whoever changes a user's sessions first locks the user's row (`UsersRepo.lockOwnerOfToken`,
+ * `lockById`, or by updating the user) and holds it to the end of its transaction, so they
+ * take turns. Locking a family's rows in one order would not be enough: a refresh inside the
+ * grace window holds its token and then locks the successor, and one that finds a reuse or a
+ * disabled owner, already holding rows, revokes the whole family, earlier rows included —
+ * each could wait for the other (PostgreSQL aborts one: a deadlock). Taking turns also lets a
+ * revocation that waited for a refresh see the token it added; otherwise that token, new
+ * since the revocation's statement began, would live on. Only `dropSuccessorCopies` goes
+ * without: it skips rows others hold, so never waits.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { UserId } from "@nestfleet/domain/Users"
@@ -44,7 +54,7 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@nestfleet/db/
           returning id, family_id, user_id, created_at, expires_at, rotated_at, revoked_at, successor_token`
     })
 
-    /** The row of a presented token, locked so that two refreshes with it take turns. */
+    /** The row of a presented token, locked (under its owner's lock, taken first). */
     const findByTokenHashForUpdate = SqlSchema.findOne({
       Request: TokenHash,
       Result: SessionRow,
@@ -55,22 +65,14 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@nestfleet/db/
     })
 
     /**
-     * Retires row `id` at `at`, keeping `successorToken` on it for the grace window. Any
-     * earlier copy in the family is dropped: the successor it named is the one retired now.
+     * Retires row `id` at `at`, keeping `successorToken` on it for the grace window. Only this
+     * row: an earlier row's copy names the successor retired now, which makes presenting it a
+     * reuse (the successor is no longer live), and the sweep drops it when its window passes.
      */
     const markRotated = SqlSchema.void({
-      Request: Schema.Struct({
-        id: Schema.String,
-        familyId: Schema.String,
-        at: Schema.DateFromSelf,
-        successorToken: Schema.NullOr(Schema.String)
-      }),
-      execute: ({ at, familyId, id, successorToken }) =>
-        sql`
-          update sessions set
-            rotated_at = case when id = ${id}::uuid then ${at} else rotated_at end,
-            successor_token = case when id = ${id}::uuid then ${successorToken} end
-          where family_id = ${familyId}::uuid and (id = ${id}::uuid or successor_token is not null)`
+      Request: Schema.Struct({ id: Schema.String, at: Schema.DateFromSelf, successorToken: Schema.NullOr(Schema.String) }),
+      execute: ({ at, id, successorToken }) =>
+        sql`update sessions set rotated_at = ${at}, successor_token = ${successorToken} where id = ${id}::uuid`
     })
 
     /**
@@ -89,6 +91,7 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@nestfleet/db/
           )`
     })
 
+    /** Revokes a family: every row of it, with any successor copy dropped. Hold its owner's row first. */
     const revokeFamily = SqlSchema.void({
       Request: Schema.Struct({ familyId: Schema.String, at: Schema.DateFromSelf }),
       execute: ({ at, familyId }) =>
@@ -97,7 +100,7 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@nestfleet/db/
           where family_id = ${familyId}::uuid and (revoked_at is null or successor_token is not null)`
     })
 
-    /** Revokes the family of whichever of its tokens this is, rotated or not (sign-out by cookie). */
+    /** Revokes the family of whichever of its tokens this is, rotated or not (sign-out by cookie), likewise. */
     const revokeFamilyOfToken = SqlSchema.void({
       Request: Schema.Struct({ tokenHash: TokenHash, at: Schema.DateFromSelf }),
       execute: ({ at, tokenHash }) =>
@@ -107,7 +110,7 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("@nestfleet/db/
             and (revoked_at is null or successor_token is not null)`
     })
 
-    /** Signs a user out everywhere, or everywhere but one session. */
+    /** Signs a user out everywhere, or everywhere but one session; likewise, with their row held first. */
     const revokeAllOfUser = SqlSchema.void({
       Request: Schema.Struct({ userId: UserId, exceptFamilyId: Schema.optional(Schema.String), at: Schema.DateFromSelf }),
       execute: ({ at, exceptFamilyId, userId }) =>

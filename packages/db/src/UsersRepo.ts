@@ -56,6 +56,39 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@nestfleet/db/UsersR
       execute: (email) => sql`select * from users where lower(email) = lower(${email})`
     })
 
+    /**
+     * The form an email is matched in: `lower()`, as the database does it — its locale decides
+     * which letters have a lower case, so no other code can be trusted to agree. Two spellings
+     * name one account exactly when they have one key.
+     */
+    const emailKey = SqlSchema.single({
+      Request: Schema.String,
+      Result: Schema.Struct({ key: Schema.String }),
+      execute: (email) => sql`select lower(${email}) as key`
+    })
+
+    /**
+     * The owner of the session the refresh token with this hash belongs to, locked until the
+     * transaction ends: changes to a user's sessions take turns on it (see SessionsRepo). Not
+     * `for update`: it would also queue sign-ins, whose new sessions refer to the row.
+     */
+    const lockOwnerOfToken = SqlSchema.findOne({
+      Request: Schema.Uint8ArrayFromSelf,
+      Result: UserRow,
+      execute: (tokenHash) =>
+        sql`
+          select * from users
+          where id = (select user_id from sessions where token_hash = ${tokenHash})
+          for no key update`
+    })
+
+    /** The user, locked as `lockOwnerOfToken` locks them. */
+    const lockById = SqlSchema.findOne({
+      Request: UserId,
+      Result: UserRow,
+      execute: (id) => sql`select * from users where id = ${id} for no key update`
+    })
+
     /** The user of a request: enabled, and with the session the access token names still live at `at`. */
     const findSignedIn = SqlSchema.findOne({
       Request: Schema.Struct({ id: UserId, sessionId: Schema.String, at: Schema.DateFromSelf }),
@@ -137,6 +170,9 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("@nestfleet/db/UsersR
       list: () => list(undefined),
       findById,
       findByEmail,
+      emailKey: (email: string) => Effect.map(emailKey(email), (row) => row.key),
+      lockOwnerOfToken,
+      lockById,
       findSignedIn,
       insert,
       insertFirst,

@@ -31,8 +31,9 @@ export const AuthHttpLive = HttpApiBuilder.group(NestFleetApi, "auth", (handlers
           return grant.session
         }))
       .handle("logout", () =>
+        // Cleared whatever happens: a browser asked to sign out should not keep its token
+        // because the server failed to revoke it.
         Effect.gen(function*() {
           yield* sessions.logout({ refreshToken: yield* cookie.read, accessToken: yield* bearerToken })
-          yield* cookie.clear
-        }))
+        }).pipe(Effect.ensuring(cookie.clear)))
   }))
