@@ -2,10 +2,13 @@
  * The services the API's handlers call, over the database and the job queue. On a database
  * without users, building them creates the first admin.
  */
+import { LlmLive } from "@nestfleet/ai/LlmLive"
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
+import { AiCallLogLive } from "@nestfleet/core/AiCallLog"
 import { Cases } from "@nestfleet/core/Cases"
 import { Channels } from "@nestfleet/core/Channels"
 import { Ingestion } from "@nestfleet/core/Ingestion"
+import { Knowledge } from "@nestfleet/core/Knowledge"
 import { Products } from "@nestfleet/core/Products"
 import { SecretCipher } from "@nestfleet/core/SecretCipher"
 import { Sessions } from "@nestfleet/core/Sessions"
@@ -24,10 +27,11 @@ export const ApiServicesLive = FirstAdminLive.pipe(
       Products.Default,
       Channels.Default,
       Ingestion.Default,
-      Cases.Default
+      Cases.Default,
+      Knowledge.Default
     )
   ),
   // Both carry ServerKeys.Default, one layer value, which a build memoizes: the server's keys
   // are resolved once for the two of them.
-  Layer.provide(Layer.merge(AccessTokens.Default, SecretCipher.Default))
+  Layer.provide(Layer.mergeAll(AccessTokens.Default, SecretCipher.Default, LlmLive.pipe(Layer.provide(AiCallLogLive))))
 )

@@ -26,6 +26,7 @@ import * as SecurityHeaders from "./http/SecurityHeaders.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { CasesHttpLive } from "./cases/CasesHttp.js"
 import { ChannelsHttpLive } from "./channels/ChannelsHttp.js"
+import { KnowledgeHttpLive } from "./knowledge/KnowledgeHttp.js"
 import { ProductsHttpLive } from "./products/ProductsHttp.js"
 import { UsersHttpLive } from "./users/UsersHttp.js"
 import { WebhooksHttpLive } from "./webhooks/WebhooksHttp.js"
@@ -39,7 +40,8 @@ const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
     ProductsHttpLive,
     ChannelsHttpLive,
     WebhooksHttpLive,
-    CasesHttpLive
+    CasesHttpLive,
+    KnowledgeHttpLive
   ]),
   Layer.provide(AccessMiddlewareLive)
 )

@@ -14,7 +14,8 @@ export const HttpConfig: Config.Config<HttpConfig> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(4000)),
   maxBodyBytes: Config.integer("HTTP_MAX_BODY_BYTES").pipe(
     Config.validate({ message: "Expected a positive number of bytes", validation: (n) => n > 0 }),
-    Config.withDefault(1024 * 1024)
+    // An article body may be 1 MiB of Markdown, and JSON escapes make it longer on the wire.
+    Config.withDefault(2 * 1024 * 1024)
   ),
   trustProxy: Config.boolean("TRUST_PROXY").pipe(Config.withDefault(false))
 })

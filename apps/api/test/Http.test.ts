@@ -68,7 +68,7 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("HTTP
       expect(response.status).toBe(413)
       const error = decodeErrorBody(response.body)
       expect(error).toMatchObject({ _tag: "PayloadTooLarge", limitBytes: TestServer.maxBodyBytes })
-      expect(error.message).toContain("1048576 bytes")
+      expect(error.message).toContain(`${TestServer.maxBodyBytes} bytes`)
       expect(error.requestId).toBe(response.headers.get("x-request-id"))
 
       const atLimit = yield* TestServer.request("/api/v1/health", {

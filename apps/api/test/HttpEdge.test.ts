@@ -3,6 +3,7 @@
  * it swapped for test doubles, so the failures can be caused on purpose.
  */
 import { Cases } from "@nestfleet/core/Cases"
+import { Knowledge } from "@nestfleet/core/Knowledge"
 import { Channels } from "@nestfleet/core/Channels"
 import { Ingestion } from "@nestfleet/core/Ingestion"
 import { Products } from "@nestfleet/core/Products"
@@ -53,7 +54,8 @@ const otherServices = Layer.mergeAll(
   makeTestLayer(Products)({}),
   makeTestLayer(Channels)({}),
   makeTestLayer(Ingestion)({}),
-  makeTestLayer(Cases)({})
+  makeTestLayer(Cases)({}),
+  makeTestLayer(Knowledge)({})
 )
 
 const logs = LogCapture.make()

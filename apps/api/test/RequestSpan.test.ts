@@ -6,6 +6,7 @@
  */
 import { HttpServerRequest } from "@effect/platform"
 import { Cases } from "@nestfleet/core/Cases"
+import { Knowledge } from "@nestfleet/core/Knowledge"
 import { Channels } from "@nestfleet/core/Channels"
 import { Ingestion } from "@nestfleet/core/Ingestion"
 import { Products } from "@nestfleet/core/Products"
@@ -118,7 +119,8 @@ const failingServer = Http.makeLayer({
     makeTestLayer(Products)({}),
     makeTestLayer(Channels)({}),
     makeTestLayer(Ingestion)({}),
-    makeTestLayer(Cases)({})
+    makeTestLayer(Cases)({}),
+    makeTestLayer(Knowledge)({})
   )),
   Layer.provide(Layer.setTracer(recordingTracer)),
   Layer.orDie

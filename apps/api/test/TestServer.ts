@@ -11,7 +11,7 @@ import * as NodeHttp from "node:http"
 import { makeAppLive } from "../src/App.js"
 import * as Http from "../src/Http.js"
 
-export const maxBodyBytes = 1024 * 1024
+export const maxBodyBytes = 2 * 1024 * 1024
 
 /** The first admin every test server starts with. */
 export const admin = { email: "admin@nestfleet.test", password: "admin-password-for-tests" } as const

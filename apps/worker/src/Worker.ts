@@ -4,11 +4,18 @@
  * as they are built.
  */
 import { LlmLive } from "@nestfleet/ai/LlmLive"
+import { AiCallLogLive } from "@nestfleet/core/AiCallLog"
+import { Embeddings } from "@nestfleet/core/Embeddings"
+import { Knowledge } from "@nestfleet/core/Knowledge"
+import { KnownIssueMatch } from "@nestfleet/core/KnownIssueMatch"
 import { Triage } from "@nestfleet/core/Triage"
 import { Effect, Layer } from "effect"
+import { EmbedArticleStepLive } from "./pipeline/EmbedArticleStep.js"
+import { EmbedSpaceStepLive } from "./pipeline/EmbedSpaceStep.js"
+import { KnownIssueMatchStepLive } from "./pipeline/KnownIssueMatchStep.js"
 import { TriageStepLive } from "./pipeline/TriageStep.js"
 
-const steps = [TriageStepLive] as const
+const steps = [TriageStepLive, KnownIssueMatchStepLive, EmbedArticleStepLive, EmbedSpaceStepLive] as const
 
 /** Built before the steps and so closed after them: "stopped" is logged once every step has stopped. */
 const lifecycle = Layer.scopedDiscard(
@@ -20,6 +27,6 @@ const lifecycle = Layer.scopedDiscard(
 
 export const WorkerLive = Layer.mergeAll(...steps).pipe(
   Layer.provide(lifecycle),
-  Layer.provide(Triage.Default),
-  Layer.provide(LlmLive)
+  Layer.provide(Layer.mergeAll(Triage.Default, KnownIssueMatch.Default, Knowledge.Default, Embeddings.Default)),
+  Layer.provide(LlmLive.pipe(Layer.provide(AiCallLogLive)))
 )

@@ -15,6 +15,8 @@ export const model = "builtin-lexical-1"
 
 /** Dimensions of the hashed embeddings. */
 export const embeddingDimensions = 384
+/** Names the space of the hashed embeddings: vectors of another model never mix with them. */
+export const embeddingModel = "builtin-hashing-384"
 
 const decodeTriageInput = Schema.decodeUnknownEither(Schema.parseJson(TriageInput))
 
@@ -46,6 +48,7 @@ const hashEmbedding = (text: string): Array<number> => {
 
 export const provider: LlmProvider = {
   name,
+  embedding: { model: embeddingModel, dimensions: embeddingDimensions },
   complete: ({ input, task }) => {
     const run = tasks[task]
     return run === undefined

@@ -10,6 +10,7 @@ type CompleteRequest = Parameters<LlmProvider["complete"]>[0]
 /** A provider that answers every task with `text`; what it was asked lands in `requests`. Embedding dies. */
 const answering = (text: string, requests: Array<CompleteRequest> = []): LlmProvider => ({
   name: "double",
+  embedding: { model: "double-embedding", dimensions: 3 },
   complete: (request) =>
     Effect.sync(() => {
       requests.push(request)
@@ -41,7 +42,7 @@ describe("BuiltinProvider through the Llm service", () => {
   it.effect("answers triage with JSON that decodes with the task's Schema and matches the classifier", () =>
     builtin((llm) =>
       Effect.gen(function*() {
-        expect(llm.provider).toBe("builtin")
+        expect((yield* llm.currentProvider).name).toBe("builtin")
         for (const { subject, body } of messages) {
           const generated = yield* triage(llm, subject, body)
           expect(generated.provider).toBe(BuiltinProvider.name)
@@ -170,32 +171,32 @@ describe("BuiltinProvider through the Llm service", () => {
       builtin((llm) =>
         Effect.gen(function*() {
           const texts = ["The login page rejects my password", "Please send the March invoice", "a"]
-          const vectors = yield* llm.embed(texts)
+          const { vectors } = yield* llm.embed(texts)
           expect(vectors).toHaveLength(texts.length)
           for (const vector of vectors) {
             expect(vector).toHaveLength(BuiltinProvider.embeddingDimensions)
             expect(norm(vector)).toBeCloseTo(1, 10)
           }
-          expect(yield* llm.embed(texts)).toEqual(vectors)
+          expect((yield* llm.embed(texts)).vectors).toEqual(vectors)
         })
       ))
 
     it.effect("puts similar texts closer than unrelated ones", () =>
       builtin((llm) =>
         Effect.gen(function*() {
-          const [login, loginAgain, invoice, outage] = yield* llm.embed([
+          const [login, loginAgain, invoice, outage] = (yield* llm.embed([
             "The login page rejects my password since this morning",
             "Since this morning my password is rejected on the login page",
             "Please send us the March invoice with our VAT number",
             "All users get a 503 error, the whole service is down"
-          ])
+          ])).vectors
           const similar = cosine(login!, loginAgain!)
           expect(similar).toBeGreaterThan(0.5)
           expect(similar).toBeGreaterThan(cosine(login!, invoice!))
           expect(similar).toBeGreaterThan(cosine(login!, outage!))
           expect(cosine(invoice!, outage!)).toBeLessThan(0.3)
           // Case and punctuation do not matter.
-          const [shout] = yield* llm.embed(["THE LOGIN PAGE REJECTS MY PASSWORD, SINCE THIS MORNING!"])
+          const [shout] = (yield* llm.embed(["THE LOGIN PAGE REJECTS MY PASSWORD, SINCE THIS MORNING!"])).vectors
           expect(cosine(login!, shout!)).toBeCloseTo(1, 10)
         })
       ))

@@ -12,6 +12,8 @@
 import { Transactions } from "@nestfleet/db/Transactions"
 import { CasesRepo, type CaseEventRow, type CaseRow, type MessageRow, type TriageRow } from "@nestfleet/db/CasesRepo"
 import { UsersRepo } from "@nestfleet/db/UsersRepo"
+import { AiCallsRepo } from "@nestfleet/db/AiCallsRepo"
+import { MatchesRepo } from "@nestfleet/db/MatchesRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
 import {
   CaseDetail,
@@ -21,7 +23,11 @@ import {
   CaseSummary,
   Customer,
   Message,
+  AiCall,
+  CaseMatch,
+  DuplicateMark,
   MessageAuthor,
+  Routing,
   Triage
 } from "@nestfleet/domain/Cases"
 import {
@@ -30,6 +36,7 @@ import {
   CaseNotFound,
   type CaseQuery,
   InvalidCursor,
+  InvalidDuplicate,
   type NewNote,
   RetriageAlreadyQueued
 } from "@nestfleet/domain/CasesApi"
@@ -125,6 +132,8 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
   effect: Effect.gen(function*() {
     const transactions = yield* Transactions
     const repo = yield* CasesRepo
+    const matches = yield* MatchesRepo
+    const aiCalls = yield* AiCallsRepo
     const users = yield* UsersRepo
     const queue = yield* JobQueue
     const cooldownMillis = Duration.toMillis(yield* RetriageCooldown)
@@ -145,21 +154,76 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
       const read = yield* transactions.withSnapshot(Effect.gen(function*() {
         const row = yield* repo.findById(id)
         if (Option.isNone(row)) return Option.none()
-        const [messages, triage, timeline] = yield* Effect.all([
+        const [messages, triage, timeline, match, state, calls] = yield* Effect.all([
           repo.messagesOf(id),
           repo.latestTriage(id),
-          repo.eventsOf(id)
+          repo.eventsOf(id),
+          matches.latestResult(id),
+          Effect.flatten(matches.stateOf(id)),
+          aiCalls.ofCase(id)
         ])
-        return Option.some({ row: row.value, messages, triage, timeline })
+        return Option.some({ row: row.value, messages, triage, timeline, match, state, calls })
       }))
       if (Option.isNone(read)) return yield* caseNotFound(id)
-      const { messages, row, timeline, triage } = read.value
+      const { calls, match, messages, row, state, timeline, triage } = read.value
       return new CaseDetail({
         case: toSummary(row),
         messages: messages.map(toMessage),
         triage: Option.getOrNull(Option.map(triage, toTriage)),
+        matches: Option.match(match, { onNone: () => [], onSome: (result) => result.matches.map((m) => new CaseMatch(m)) }),
+        matchReasoning: Option.match(match, { onNone: () => [], onSome: (result) => result.reasoning }),
+        routing: state.routing === null ? null : new Routing({ ...state.routing, at: new Date(state.routing.at) }),
+        duplicate: state.duplicateOf === null || state.duplicateState === null || state.duplicateNumber === null
+          ? null
+          : new DuplicateMark({
+            caseId: state.duplicateOf,
+            caseNumber: state.duplicateNumber,
+            state: state.duplicateState,
+            score: state.duplicateScore
+          }),
+        aiCalls: calls.map((call) => new AiCall(call)),
         timeline: timeline.map(toEvent)
       })
+    }, orDieUnexpected)
+
+    /** An agent says this case repeats another (confirming a suggestion, or on their own); never merged. */
+    const markDuplicate = Effect.fn("Cases.markDuplicate")(function*(user: SignedInUser, id: CaseId, of: CaseId) {
+      if (id === of) return yield* new InvalidDuplicate({ message: "A case cannot be a duplicate of itself" })
+      yield* transactions.withTransaction(Effect.gen(function*() {
+        yield* lock(id)
+        const original = yield* repo.findById(of)
+        if (Option.isNone(original)) return yield* new InvalidDuplicate({ message: `No case has the id ${of}` })
+        const row = yield* Effect.flatten(repo.findById(id))
+        if (original.value.productId !== row.productId) {
+          return yield* new InvalidDuplicate({ message: "A case can only repeat a case of the same product" })
+        }
+        const current = yield* Effect.flatten(matches.stateOf(id))
+        const score = current.duplicateOf === of ? current.duplicateScore : null
+        yield* matches.setDuplicate(id, of, "confirmed", score)
+        yield* repo.insertEvent({
+          caseId: id,
+          kind: "duplicate_confirmed",
+          actorUserId: user.id,
+          data: { of, caseNumber: original.value.number, suggested: current.duplicateOf === of }
+        })
+      }))
+      return yield* get(id)
+    }, orDieUnexpected)
+
+    /** An agent says this case is not a duplicate: matching will not suggest one again. */
+    const dismissDuplicate = Effect.fn("Cases.dismissDuplicate")(function*(user: SignedInUser, id: CaseId) {
+      yield* transactions.withTransaction(Effect.gen(function*() {
+        yield* lock(id)
+        const current = yield* Effect.flatten(matches.stateOf(id))
+        yield* matches.setDuplicate(id, current.duplicateOf, "dismissed", current.duplicateScore)
+        yield* repo.insertEvent({
+          caseId: id,
+          kind: "duplicate_dismissed",
+          actorUserId: user.id,
+          data: { of: current.duplicateOf }
+        })
+      }))
+      return yield* get(id)
     }, orDieUnexpected)
 
     const lock = (id: CaseId) =>
@@ -247,7 +311,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
       }))
     }, orDieUnexpected)
 
-    return { list, get, update, addNote, retriage } as const
+    return { list, get, update, addNote, retriage, markDuplicate, dismissDuplicate } as const
   }),
-  dependencies: [Transactions.Default, CasesRepo.Default, UsersRepo.Default]
+  dependencies: [Transactions.Default, CasesRepo.Default, UsersRepo.Default, MatchesRepo.Default, AiCallsRepo.Default]
 }) {}

@@ -87,8 +87,13 @@ export class Ingestion extends Effect.Service<Ingestion>()("@nestfleet/core/Inge
         })
         if (recorded.opened) {
           yield* queue.send(TriageJob, { caseId: recorded.caseId, reason: "new_case" as const }).pipe(Effect.orDie)
-        } else if (reopenedByMessage.has(recorded.status)) {
-          yield* reopen(recorded.caseId, recorded.status, {})
+        } else {
+          if (reopenedByMessage.has(recorded.status)) yield* reopen(recorded.caseId, recorded.status, {})
+          // The customer said more: triage and matching read the case again. Messages arriving
+          // while one such triage waits are read by it (one waiting job per case).
+          yield* queue.send(TriageJob, { caseId: recorded.caseId, reason: "follow_up" as const }, {
+            singletonKey: `follow_up:${recorded.caseId}`
+          }).pipe(Effect.orDie)
         }
         return new WebhookAccepted({ caseId: recorded.caseId, messageId, duplicate: false })
       }))

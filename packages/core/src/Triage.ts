@@ -9,13 +9,16 @@
  * and a scripted model (`@nestfleet/ai/testing/ScriptedProvider`); `test/TriageRules.test.ts`
  * states the rules below that way.
  */
-import { Llm } from "@nestfleet/ai/Llm"
+import { Llm, LlmCallSite } from "@nestfleet/ai/Llm"
 import * as TriageTask from "@nestfleet/ai/TriageTask"
 import { Transactions } from "@nestfleet/db/Transactions"
 import { CasesRepo, type CaseRow } from "@nestfleet/db/CasesRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import type { CaseId, CaseStatus } from "@nestfleet/domain/Cases"
+import { JobQueue } from "@nestfleet/jobs/JobQueue"
+import { KnownIssueMatchJob } from "@nestfleet/jobs/PipelineJobs"
 import { Effect, Option } from "effect"
+import * as CaseText from "./CaseText.js"
 import { orDieUnexpected } from "./Unexpected.js"
 
 /** Statuses triage may move a case out of; later ones belong to people and later steps. */
@@ -23,10 +26,10 @@ const triageable: ReadonlySet<CaseStatus> = new Set(["new", "triaged", "needs_at
 
 const maxInputCharacters = 20_000
 
-type TriageReason = "new_case" | "retriage"
+type TriageReason = "new_case" | "follow_up" | "retriage"
 
 /**
- * What a result does to a case. `new_case` fills in what nobody has decided yet: a type or
+ * What a result does to a case. `new_case` (and `follow_up`, a customer writing again) fills in what nobody has decided yet: a type or
  * severity a person already set stays, and only a case still `new` moves. `retriage` is a
  * person asking for a new opinion: type and severity are replaced, and any case not yet past
  * triage moves. A case that moves is `triaged` when the model is confident enough for the
@@ -48,6 +51,7 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
     const cases = yield* CasesRepo
     const products = yield* ProductsRepo
     const llm = yield* Llm
+    const queue = yield* JobQueue
 
     const run = Effect.fn("Triage.run")(function*(caseId: CaseId, jobId: string, reason: TriageReason) {
       yield* Effect.annotateCurrentSpan({ "case.id": caseId })
@@ -56,11 +60,7 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
       if (Option.isNone(found)) return yield* Effect.logWarning("Triage: the case no longer exists")
       const row = found.value
       const messages = yield* cases.messagesOf(caseId)
-      const body = messages
-        .filter((message) => message.kind === "inbound")
-        .map((message) => message.body)
-        .join("\n\n")
-        .slice(0, maxInputCharacters)
+      const body = CaseText.customerText(messages, maxInputCharacters)
       const answer = yield* llm.generate(TriageTask.triage, TriageTask.encodeInput({ subject: row.subject, body }))
       const result = answer.value
       const product = yield* Effect.flatten(products.findById(row.productId))
@@ -97,8 +97,10 @@ export class Triage extends Effect.Service<Triage>()("@nestfleet/core/Triage", {
             model: answer.model
           }
         })
+        // Every case is matched, a doubtful one too: matches help whoever reads it.
+        yield* queue.send(KnownIssueMatchJob, { caseId }).pipe(Effect.orDie)
       }))
-    }, orDieUnexpected)
+    }, (effect, caseId) => Effect.provideService(effect, LlmCallSite, { caseId: caseId, step: "triage" }), orDieUnexpected)
 
     return { run } as const
   }),

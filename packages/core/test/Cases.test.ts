@@ -8,6 +8,8 @@ import { expect, it } from "@effect/vitest"
 import { CaseEventRow, CaseRow, CasesRepo } from "@nestfleet/db/CasesRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
 import { UsersRepo } from "@nestfleet/db/UsersRepo"
+import { AiCallsRepo } from "@nestfleet/db/AiCallsRepo"
+import { MatchesRepo } from "@nestfleet/db/MatchesRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
 import { CaseEvent, CaseId } from "@nestfleet/domain/Cases"
 import { RetriageAlreadyQueued } from "@nestfleet/domain/CasesApi"
@@ -62,6 +64,8 @@ const casesWith = (
       insertEvent: ({ data, kind }) => Effect.sync(() => void events.push({ kind, data }))
     }),
     makeTestLayer(UsersRepo)({}),
+    makeTestLayer(MatchesRepo)({}),
+    makeTestLayer(AiCallsRepo)({}),
     makeTestLayer(JobQueue)({
       findWaiting: (_job, _key) => Effect.succeed(waiting),
       send: (_job, payload, options) =>

@@ -85,7 +85,11 @@ const deliver = (repo: Partial<CasesRepo>, sent: ReturnType<typeof delivery>) =>
       forDelivery: () => Effect.succeed(Option.some({ channel, secret: Redacted.make(secret) }))
     }),
     makeTestLayer(JobQueue)({
-      send: (_job, payload) => Effect.sync(() => (jobs.push(payload), Option.some(JobId.make("job-1"))))
+      send: (_job, payload, options) =>
+        Effect.sync(() => (
+          jobs.push(options?.singletonKey === undefined ? payload : { payload, singletonKey: options.singletonKey }),
+            Option.some(JobId.make("job-1"))
+        ))
     }),
     Transactions.Passthrough
   ]))
@@ -117,13 +121,14 @@ describe("a customer writing again", () => {
       expect(reopenedFrom.sort()).toEqual(["awaiting_approval", "replied", "resolved"])
     }))
 
-  it.effect("triages a case the message opened, once; a follow-up sends no triage", () =>
+  it.effect("triages a case the message opened; a follow-up triages it again, one waiting triage per case", () =>
     Effect.gen(function*() {
       const opening = delivery("issues", fixture("issues.opened.json"))
       const opened = yield* deliver(recorded({ caseId, opened: true, status: "new" }), opening)
       expect(opened.jobs).toEqual([{ caseId, reason: "new_case" }])
       const followUp = delivery("issue_comment", fixture("issue_comment.created.json"))
-      expect((yield* deliver(recorded({ caseId, opened: false, status: "triaged" }), followUp)).jobs).toEqual([])
+      expect((yield* deliver(recorded({ caseId, opened: false, status: "triaged" }), followUp)).jobs)
+        .toEqual([{ payload: { caseId, reason: "follow_up" }, singletonKey: `follow_up:${caseId}` }])
     }))
 
   it.effect("names the message in the timeline event it writes, with the channel", () =>

@@ -13,6 +13,7 @@ import { CaseId } from "@nestfleet/domain/Cases"
 import { ChannelId } from "@nestfleet/domain/Channels"
 import { ProductId, ProductSettings } from "@nestfleet/domain/Products"
 import { makeTestLayer } from "@nestfleet/domain/testing/TestLayer"
+import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { Effect, Layer, Option } from "effect"
 import { Triage } from "../src/Triage.js"
 
@@ -55,6 +56,8 @@ it.effect("a model unsure of its triage (0.4 < 0.6) puts a new case in front of 
     insertEvent: () => Effect.void
   })
   const products = makeTestLayer(ProductsRepo)({ findById: () => Effect.succeed(Option.some(product)) })
+  // Triage sends the known-issue match in its transaction; here nothing is queued.
+  const queue = makeTestLayer(JobQueue)({ send: () => Effect.succeed(Option.none()) })
   const model = ScriptedProvider.layer([
     ScriptedProvider.answer(TriageTask.triage, {
       type: "bug",
@@ -65,7 +68,7 @@ it.effect("a model unsure of its triage (0.4 < 0.6) puts a new case in front of 
     })
   ])
   const TriageOverDoubles = Triage.DefaultWithoutDependencies.pipe(
-    Layer.provide([cases, products, model, Transactions.Passthrough])
+    Layer.provide([cases, products, model, queue, Transactions.Passthrough])
   )
 
   return Effect.gen(function*() {

@@ -12,6 +12,7 @@ import { ChannelsRepo } from "@nestfleet/db/ChannelsRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { Transactions } from "@nestfleet/db/Transactions"
+import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { ProductSettings } from "@nestfleet/domain/Products"
 import { Effect, Layer } from "effect"
 import { Triage } from "../src/Triage.js"
@@ -19,6 +20,7 @@ import { Triage } from "../src/Triage.js"
 const TestLayer = Triage.Default.pipe(
   Layer.provideMerge(Layer.mergeAll(CasesRepo.Default, ProductsRepo.Default, ChannelsRepo.Default)),
   Layer.provide(Llm.layerWith(BuiltinProvider.provider)),
+  Layer.provideMerge(JobQueue.SendOnly),
   Layer.provideMerge(TestDatabase.layer)
 )
 

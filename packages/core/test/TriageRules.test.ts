@@ -15,6 +15,7 @@ import { CaseId, type CaseStatus, type CaseType, MessageId, type Severity } from
 import { ChannelId } from "@nestfleet/domain/Channels"
 import { ProductId, ProductSettings } from "@nestfleet/domain/Products"
 import { makeTestLayer } from "@nestfleet/domain/testing/TestLayer"
+import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { Effect, Layer, Option } from "effect"
 import { Triage } from "../src/Triage.js"
 
@@ -117,6 +118,7 @@ const triageOver = (cases: Partial<CasesRepo>, script: ReadonlyArray<ScriptedPro
     Layer.provide(Layer.mergeAll(
       makeTestLayer(CasesRepo)(cases),
       makeTestLayer(ProductsRepo)({ findById: () => Effect.succeed(Option.some(product(threshold))) }),
+      makeTestLayer(JobQueue)({ send: () => Effect.succeed(Option.none()) }),
       Transactions.Passthrough
     ))
   )

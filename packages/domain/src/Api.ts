@@ -4,6 +4,7 @@ import { CasesApi } from "./CasesApi.js"
 import { ChannelsApi } from "./ChannelsApi.js"
 import { InternalServerError, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
+import { KnowledgeApi } from "./KnowledgeApi.js"
 import { ProductsApi } from "./ProductsApi.js"
 import { UsersApi } from "./UsersApi.js"
 import { WebhooksApi } from "./WebhooksApi.js"
@@ -21,6 +22,7 @@ export class NestFleetApi extends HttpApi.make("nestfleet")
   .add(ChannelsApi)
   .add(WebhooksApi)
   .add(CasesApi)
+  .add(KnowledgeApi)
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(InternalServerError)

@@ -1,6 +1,7 @@
 /** Cases: one customer conversation each, with its messages, triage and timeline. */
 import { Schema } from "effect"
 import { ChannelId } from "./Channels.js"
+import { ArticleId } from "./Knowledge.js"
 import { ProductId } from "./Products.js"
 import { UserId } from "./Users.js"
 
@@ -92,10 +93,64 @@ export class CaseEvent extends Schema.Class<CaseEvent>("CaseEvent")({
   createdAt: Schema.Date
 }) {}
 
+/**
+ * An article or another case that may answer or repeat this one. `score` is calibrated (see
+ * the README's "What a score means"): about the probability the match is right.
+ */
+export class CaseMatch extends Schema.Class<CaseMatch>("CaseMatch")({
+  kind: Schema.Literal("article", "case"),
+  articleId: Schema.optional(ArticleId),
+  caseId: Schema.optional(CaseId),
+  caseNumber: Schema.optional(Schema.Number),
+  title: Schema.String,
+  url: Schema.optional(Schema.NullOr(Schema.String)),
+  score: Schema.Number,
+  rank: Schema.Number,
+  snippet: Schema.String
+}) {}
+
+export const RoutingDecision = Schema.Literal("reply", "change_prep", "human")
+export type RoutingDecision = typeof RoutingDecision.Type
+
+/** Where the known-issue match sent the case, and why. */
+export class Routing extends Schema.Class<Routing>("Routing")({
+  decision: RoutingDecision,
+  reason: Schema.String,
+  at: Schema.Date
+}) {}
+
+/** Another case this one likely repeats: suggested by matching, confirmed or dismissed by an agent. Never merged. */
+export class DuplicateMark extends Schema.Class<DuplicateMark>("DuplicateMark")({
+  caseId: CaseId,
+  caseNumber: Schema.Number,
+  state: Schema.Literal("suggested", "confirmed", "dismissed"),
+  score: Schema.NullOr(Schema.Number)
+}) {}
+
+/** One call to a model, with the pipeline step it served. */
+export class AiCall extends Schema.Class<AiCall>("AiCall")({
+  step: Schema.NullOr(Schema.String),
+  task: Schema.String,
+  kind: Schema.Literal("completion", "embedding"),
+  provider: Schema.String,
+  model: Schema.String,
+  inputTokens: Schema.NullOr(Schema.Number),
+  outputTokens: Schema.NullOr(Schema.Number),
+  latencyMs: Schema.Number,
+  outcome: Schema.String,
+  createdAt: Schema.Date
+}) {}
+
 export class CaseDetail extends Schema.Class<CaseDetail>("CaseDetail")({
   case: CaseSummary,
   messages: Schema.Array(Message),
   triage: Schema.NullOr(Triage),
+  /** The latest known-issue match, best first (at most 10), with what was searched and decided. */
+  matches: Schema.Array(CaseMatch),
+  matchReasoning: Schema.Array(ReasoningStep),
+  routing: Schema.NullOr(Routing),
+  duplicate: Schema.NullOr(DuplicateMark),
+  aiCalls: Schema.Array(AiCall),
   timeline: Schema.Array(CaseEvent)
 }) {}
 

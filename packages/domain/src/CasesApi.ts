@@ -73,6 +73,17 @@ export class RetriageAlreadyQueued extends Schema.Class<RetriageAlreadyQueued>("
     "A retriage of the case was asked for moments ago, or is queued and has not started; nothing more was queued."
 }) {}
 
+export class InvalidDuplicate extends Schema.TaggedError<InvalidDuplicate>()(
+  "InvalidDuplicate",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400, description: "The case named cannot be the original of this one." })
+) {}
+
+export class DuplicateOf extends Schema.Class<DuplicateOf>("DuplicateOf")({
+  /** The case this one repeats: the suggestion being confirmed, or another case of the same product. */
+  caseId: CaseId
+}) {}
+
 const CasePath = Schema.Struct({ id: CaseId })
 
 export class CasesApi extends HttpApiGroup.make("cases")
@@ -126,6 +137,24 @@ export class CasesApi extends HttpApiGroup.make("cases")
           "job's id when one was asked for in the last 10 seconds, or was queued before and has not started. " +
           "Otherwise, once a retriage has started, another may be queued."
       )
+  )
+  .add(
+    HttpApiEndpoint.post("markDuplicate", "/cases/:id/duplicate-of")
+      .setPath(CasePath)
+      .setPayload(DuplicateOf)
+      .addSuccess(CaseDetail)
+      .addError(CaseNotFound)
+      .addError(InvalidDuplicate)
+      .middleware(RequireAgent)
+      .annotate(OpenApi.Summary, "Confirm that the case repeats another (never merged); recorded in the timeline")
+  )
+  .add(
+    HttpApiEndpoint.del("dismissDuplicate", "/cases/:id/duplicate-of")
+      .setPath(CasePath)
+      .addSuccess(CaseDetail)
+      .addError(CaseNotFound)
+      .middleware(RequireAgent)
+      .annotate(OpenApi.Summary, "Dismiss a duplicate suggestion: matching will not suggest one again")
   )
   .annotate(OpenApi.Title, "Cases")
 {}

@@ -1,5 +1,6 @@
 /** The AI pipeline's jobs: each step is a job of its own, retried on its own. */
 import { CaseId } from "@nestfleet/domain/Cases"
+import { ArticleId } from "@nestfleet/domain/Knowledge"
 import { Schema } from "effect"
 import * as JobDefinition from "./JobDefinition.js"
 
@@ -7,9 +8,30 @@ import * as JobDefinition from "./JobDefinition.js"
 export const TriageJob = JobDefinition.make("triage", {
   payload: Schema.Struct({
     caseId: CaseId,
-    /** Why: a case that just arrived, or a person asking for another look. */
-    reason: Schema.Literal("new_case", "retriage")
+    /** Why: a case that just arrived, a customer writing again, or a person asking for another look. */
+    reason: Schema.Literal("new_case", "follow_up", "retriage")
   }),
   retry: { retryLimit: 5, retryDelaySeconds: 2, backoff: true, retryDelayMaxSeconds: 300, expireInSeconds: 300 },
   worker: { concurrency: 2, batchSize: 4 }
+})
+
+/** Match a triaged case against its product's articles and other cases, and route it. */
+export const KnownIssueMatchJob = JobDefinition.make("known_issue_match", {
+  payload: Schema.Struct({ caseId: CaseId }),
+  retry: { retryLimit: 5, retryDelaySeconds: 2, backoff: true, retryDelayMaxSeconds: 300, expireInSeconds: 300 },
+  worker: { concurrency: 2, batchSize: 4 }
+})
+
+/** Cut one version of an article into passages and embed them; an older version never overwrites a newer one. */
+export const EmbedArticleJob = JobDefinition.make("embed_article", {
+  payload: Schema.Struct({ articleId: ArticleId, version: Schema.Int }),
+  retry: { retryLimit: 8, retryDelaySeconds: 5, backoff: true, retryDelayMaxSeconds: 600, expireInSeconds: 600 },
+  worker: { concurrency: 1, batchSize: 2 }
+})
+
+/** Fill an embedding space with every passage and case it lacks; a building space is switched to once complete. */
+export const EmbedSpaceJob = JobDefinition.make("embed_space", {
+  payload: Schema.Struct({ spaceId: Schema.Int }),
+  retry: { retryLimit: 10, retryDelaySeconds: 10, backoff: true, retryDelayMaxSeconds: 600, expireInSeconds: 1800 },
+  worker: { concurrency: 1, batchSize: 1 }
 })

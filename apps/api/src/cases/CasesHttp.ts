@@ -13,4 +13,7 @@ export const CasesHttpLive = HttpApiBuilder.group(NestFleetApi, "cases", (handle
       .handle("update", ({ path, payload }) => Effect.flatMap(CurrentUser, (user) => cases.update(user, path.id, payload)))
       .handle("addNote", ({ path, payload }) => Effect.flatMap(CurrentUser, (user) => cases.addNote(user, path.id, payload)))
       .handle("retriage", ({ path }) => Effect.flatMap(CurrentUser, (user) => cases.retriage(user, path.id)))
+      .handle("markDuplicate", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, (user) => cases.markDuplicate(user, path.id, payload.caseId)))
+      .handle("dismissDuplicate", ({ path }) => Effect.flatMap(CurrentUser, (user) => cases.dismissDuplicate(user, path.id)))
   }))

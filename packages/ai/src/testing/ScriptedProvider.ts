@@ -20,9 +20,14 @@
  *     }).pipe(Effect.provide(llm)))
  *
  * Each build of the layer starts the script afresh, so a test that provides it gets its own.
+ *
+ * Each call answers exactly one step: the `Llm`'s repair turn after a malformed answer is off
+ * here, so a malformed step is an `LlmMalformedOutput` at once. A test of the repair turn
+ * passes `{ repair: true }`; the repair request (its `repair` field set) then takes the next
+ * step of its task.
  */
 import { Context, Effect, Layer, Ref } from "effect"
-import { type CompletionRequest, Llm, type LlmProvider, LlmUnavailable, type Task } from "../Llm.js"
+import { type CompletionRequest, Llm, type LlmOptions, type LlmProvider, LlmUnavailable, type Task } from "../Llm.js"
 
 export const name = "scripted"
 export const model = "scripted-1"
@@ -72,7 +77,7 @@ interface State {
 }
 
 /** The `Llm` answering from `script`, and the record of what it was asked. */
-export const layer = (script: ReadonlyArray<Step>): Layer.Layer<Llm | Requests> =>
+export const layer = (script: ReadonlyArray<Step>, options: LlmOptions = {}): Layer.Layer<Llm | Requests> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const state = yield* Ref.make<State>({ asked: [], remaining: script })
 
@@ -89,6 +94,8 @@ export const layer = (script: ReadonlyArray<Step>): Layer.Layer<Llm | Requests> 
 
     const provider: LlmProvider = {
       name,
+      // Not scripted (embed dies): the space only names what a test would never see.
+      embedding: { model: "scripted-embedding", dimensions: 0 },
       complete: (request) =>
         Effect.flatMap(next(request), ({ calls, step }) => {
           if (step === undefined) {
@@ -105,7 +112,7 @@ export const layer = (script: ReadonlyArray<Step>): Layer.Layer<Llm | Requests> 
     }
 
     return Layer.merge(
-      Llm.layerWith(provider),
+      Llm.layerWith(provider, { repair: false, ...options }),
       Layer.succeed(Requests, { all: Effect.map(Ref.get(state), (current) => current.asked) })
     )
   }))

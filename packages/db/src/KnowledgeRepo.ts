@@ -1,0 +1,272 @@
+/** Knowledge-base articles and their passages, with the passages' full-text vectors. */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { ArticleId, ArticleStatus, EmbeddingState } from "@nestfleet/domain/Knowledge"
+import { ProductId } from "@nestfleet/domain/Products"
+import { UserId } from "@nestfleet/domain/Users"
+import { Effect, Schema } from "effect"
+import { textArray } from "./PgArrays.js"
+
+export class ArticleRow extends Schema.Class<ArticleRow>("ArticleRow")({
+  id: ArticleId,
+  productId: ProductId,
+  title: Schema.String,
+  body: Schema.String,
+  url: Schema.NullOr(Schema.String),
+  tags: Schema.Array(Schema.String),
+  status: ArticleStatus,
+  version: Schema.Number,
+  sourcePath: Schema.NullOr(Schema.String),
+  embeddingState: EmbeddingState,
+  embeddedVersion: Schema.NullOr(Schema.Number),
+  createdBy: Schema.NullOr(UserId),
+  createdAt: Schema.DateFromSelf,
+  updatedAt: Schema.DateFromSelf
+}) {}
+
+const ArticleFields = Schema.Struct({
+  title: Schema.String,
+  body: Schema.String,
+  url: Schema.NullOr(Schema.String),
+  tags: Schema.Array(Schema.String),
+  status: ArticleStatus
+})
+export type ArticleFields = typeof ArticleFields.Type
+
+const NewArticleRow = Schema.Struct({
+  productId: ProductId,
+  ...ArticleFields.fields,
+  sourcePath: Schema.NullOr(Schema.String),
+  createdBy: Schema.NullOr(UserId)
+})
+
+export interface ArticleListFilter {
+  readonly productId: ProductId
+  readonly q?: string | undefined
+  readonly status?: ArticleStatus | undefined
+  readonly offset: number
+  readonly limit: number
+}
+
+export interface ChunkInput {
+  readonly ordinal: number
+  readonly heading: string
+  readonly text: string
+}
+
+/** A query vector in a space: `dimensions` fixes the cast that the space's HNSW index is built on. */
+export interface SpaceVector {
+  readonly spaceId: number
+  readonly dimensions: number
+  readonly vector: ReadonlyArray<number>
+}
+
+/**
+ * HNSW visits a fixed number of candidates (ef_search) and filters them afterwards: with many
+ * products, one product's rows could be too few among them. pgvector's iterative scan goes on
+ * visiting until the LIMIT is filled. The settings are local to a transaction, so the
+ * statement runs in one of its own (or in the caller's).
+ */
+export const withFilteredVectorScan = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  sql.withTransaction(Effect.zipRight(
+    sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', '100', true)`,
+    effect
+  ))
+
+/** pgvector's text form of a vector. */
+/** A dimension count, checked: it is written into the statement as the cast's type modifier. */
+export const dimensionsOf = (vector: SpaceVector) => {
+  if (!Number.isInteger(vector.dimensions) || vector.dimensions < 1 || vector.dimensions > 2000) {
+    throw new RangeError(`Not a dimension count: ${vector.dimensions}`) // a defect: counts come from embedding_spaces
+  }
+  return vector.dimensions
+}
+
+export const vectorLiteral = (vector: ReadonlyArray<number>) => `[${vector.join(",")}]`
+
+export class PassageHit extends Schema.Class<PassageHit>("PassageHit")({
+  chunkId: Schema.String,
+  articleId: ArticleId,
+  title: Schema.String,
+  url: Schema.NullOr(Schema.String),
+  heading: Schema.String,
+  text: Schema.String,
+  /** Reciprocal-rank fusion of the passage's ranks by meaning and by words. */
+  fused: Schema.Number,
+  /** Cosine similarity to the query in the space, when the passage has a vector there. */
+  similarity: Schema.NullOr(Schema.Number),
+  /** Whether full-text found it. */
+  lexical: Schema.Boolean
+}) {}
+
+/** Reciprocal rank fusion's constant (Cormack et al.): ranks past the first few count for little. */
+export const fusionK = 60
+
+export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/db/KnowledgeRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const insert = SqlSchema.single({
+      Request: NewArticleRow,
+      Result: ArticleRow,
+      execute: (row) =>
+        sql`
+          insert into articles (product_id, title, body, url, tags, status, source_path, created_by)
+          values (${row.productId}, ${row.title}, ${row.body}, ${row.url}, ${textArray(row.tags)}::text[],
+                  ${row.status}, ${row.sourcePath}, ${row.createdBy})
+          returning *`
+    })
+
+    const findById = SqlSchema.findOne({
+      Request: ArticleId,
+      Result: ArticleRow,
+      execute: (id) => sql`select * from articles where id = ${id}`
+    })
+
+    /** The article, locked until the transaction ends: changes and embedding results take turns on it. */
+    const lock = SqlSchema.findOne({
+      Request: ArticleId,
+      Result: ArticleRow,
+      execute: (id) => sql`select * from articles where id = ${id} for update`
+    })
+
+    const lockBySource = SqlSchema.findOne({
+      Request: Schema.Struct({ productId: ProductId, sourcePath: Schema.String }),
+      Result: ArticleRow,
+      execute: ({ productId, sourcePath }) =>
+        sql`select * from articles where product_id = ${productId} and source_path = ${sourcePath} for update`
+    })
+
+    /** Replaces the fields; a new title or body is a new version, waiting to be embedded. */
+    const update = SqlSchema.single({
+      Request: Schema.Struct({ id: ArticleId, ...ArticleFields.fields, newVersion: Schema.Boolean }),
+      Result: ArticleRow,
+      execute: (row) =>
+        sql`
+          update articles
+          set title = ${row.title}, body = ${row.body}, url = ${row.url}, tags = ${textArray(row.tags)}::text[],
+              status = ${row.status}, updated_at = now(),
+              version = case when ${row.newVersion} then version + 1 else version end,
+              embedding_state = case when ${row.newVersion} then 'pending' else embedding_state end
+          where id = ${row.id}
+          returning *`
+    })
+
+    const remove = (id: ArticleId) =>
+      Effect.map(sql<{ id: string }>`delete from articles where id = ${id} returning id`, (rows) => rows.length > 0)
+
+    /**
+     * A query's words joined by OR: plainto_tsquery asks for every word, and a question's
+     * words are rarely all in the passage that answers it. Ranking puts passages holding more
+     * of them first.
+     */
+    const anyWord = (text: string) => sql`replace(plainto_tsquery('english', ${text})::text, ' & ', ' | ')::tsquery`
+
+    const articleDocument = sql`to_tsvector('english', title || ' ' || left(body, 100000))`
+
+    /** Last changed first; with `q`, best match first (full-text over title and body). One more than `limit`, to tell a next page. */
+    const list = (filter: ArticleListFilter) => {
+      const q = filter.q?.trim() ?? ""
+      const clauses = [sql`product_id = ${filter.productId}`]
+      if (filter.status !== undefined) clauses.push(sql`status = ${filter.status}`)
+      if (q.length > 0) clauses.push(sql`${articleDocument} @@ ${anyWord(q)}`)
+      const order = q.length > 0
+        ? sql`ts_rank_cd(${articleDocument}, ${anyWord(q)}) desc, updated_at desc, id desc`
+        : sql`updated_at desc, id desc`
+      return Effect.flatMap(
+        sql`
+          select * from articles where ${sql.and(clauses)}
+          order by ${order}
+          limit ${filter.limit + 1} offset ${filter.offset}`,
+        Schema.decodeUnknown(Schema.Array(ArticleRow))
+      )
+    }
+
+    /** The article's passages, replaced: what was there before is deleted with its vectors. */
+    const replaceChunks = (articleId: ArticleId, chunks: ReadonlyArray<ChunkInput>) =>
+      Effect.zipRight(
+        sql`delete from article_chunks where article_id = ${articleId}`,
+        sql<{ id: string; ordinal: number }>`
+          insert into article_chunks (article_id, ordinal, heading, text, search)
+          select ${articleId}, c.ordinal, c.heading, c.text,
+                 setweight(to_tsvector('english', c.heading), 'A') || to_tsvector('english', left(c.text, 100000))
+          from unnest(${textArray(chunks.map((chunk) => String(chunk.ordinal)))}::int[],
+                      ${textArray(chunks.map((chunk) => chunk.heading))}::text[],
+                      ${textArray(chunks.map((chunk) => chunk.text))}::text[]) as c (ordinal, heading, text)
+          returning id, ordinal`
+      )
+
+    /** The embedding outcome of one version; a newer version waiting is left as it is. */
+    const markEmbedding = (id: ArticleId, version: number, state: EmbeddingState) =>
+      sql`
+        update articles
+        set embedding_state = ${state},
+            embedded_version = case when ${state} = 'ready' then ${version} else embedded_version end
+        where id = ${id} and version = ${version}`
+
+    /**
+     * The best `candidates` passages of the product's published articles by meaning (HNSW,
+     * cosine, in the query's space) and by words (full-text, any word), fused by reciprocal
+     * rank. Without a vector, words alone.
+     */
+    const searchPassages = (input: {
+      readonly productId: ProductId
+      readonly text: string
+      readonly vector: SpaceVector | null
+      readonly candidates: number
+    }) => Effect.suspend(() => {
+      const { candidates, productId, text, vector } = input
+      const published = sql`a.product_id = ${productId} and a.status = 'published'`
+      const lexical = sql`
+        select chunk_id, row_number() over (order by lex desc) as rank from (
+          select c.id as chunk_id, ts_rank_cd(c.search, w.q) as lex
+          from article_chunks c join articles a on a.id = c.article_id cross join (select ${anyWord(text)} as q) w
+          where ${published} and c.search @@ w.q
+          order by lex desc
+          limit ${candidates}
+        ) l`
+      if (vector === null) {
+        return Effect.flatMap(
+          sql`
+            with lexical as (${lexical})
+            select c.id as chunk_id, a.id as article_id, a.title, a.url, c.heading, c.text,
+                   (1.0 / (${fusionK} + l.rank))::float8 as fused, null::float8 as similarity, true as lexical
+            from lexical l join article_chunks c on c.id = l.chunk_id join articles a on a.id = c.article_id
+            order by fused desc`,
+          Schema.decodeUnknown(Schema.Array(PassageHit))
+        )
+      }
+      const type = sql.literal(`vector(${dimensionsOf(vector)})`)
+      const query = sql`${vectorLiteral(vector.vector)}::${type}`
+      return withFilteredVectorScan(sql)(Effect.flatMap(
+        sql`
+          with semantic as (
+            select chunk_id, distance, row_number() over (order by distance) as rank from (
+              select e.chunk_id, e.embedding::${type} <=> ${query} as distance
+              from chunk_embeddings e
+              join article_chunks c on c.id = e.chunk_id
+              join articles a on a.id = c.article_id
+              where e.space_id = ${vector.spaceId} and ${published}
+              order by e.embedding::${type} <=> ${query}
+              limit ${candidates}
+            ) s
+          ),
+          lexical as (${lexical}),
+          fused as (
+            select coalesce(s.chunk_id, l.chunk_id) as chunk_id, s.distance, l.rank is not null as lexical,
+                   (coalesce(1.0 / (${fusionK} + s.rank), 0) + coalesce(1.0 / (${fusionK} + l.rank), 0))::float8 as fused
+            from semantic s full join lexical l on l.chunk_id = s.chunk_id
+          )
+          select c.id as chunk_id, a.id as article_id, a.title, a.url, c.heading, c.text, f.fused, f.lexical,
+                 1 - coalesce(f.distance, e.embedding::${type} <=> ${query}) as similarity
+          from fused f
+          join article_chunks c on c.id = f.chunk_id
+          join articles a on a.id = c.article_id
+          left join chunk_embeddings e on e.chunk_id = f.chunk_id and e.space_id = ${vector.spaceId}
+          order by f.fused desc`,
+        Schema.decodeUnknown(Schema.Array(PassageHit))
+      ))
+    })
+
+    return { insert, findById, lock, lockBySource, update, remove, list, replaceChunks, markEmbedding, searchPassages } as const
+  })
+}) {}
