@@ -13,7 +13,7 @@ export default defineConfig(
     "**/*.d.ts"
   ]),
   {
-    files: ["{apps,packages,bench,scripts,test}/**/*.ts"],
+    files: ["{apps,packages,bench,eval,scripts,test}/**/*.ts"],
     extends: [tseslint.configs.recommended],
     rules: {
       "@typescript-eslint/no-unused-vars": [
