@@ -194,10 +194,6 @@ describe("BuiltinProvider through the Llm service", () => {
           expect(similar).toBeGreaterThan(0.5)
           expect(similar).toBeGreaterThan(cosine(login!, invoice!))
           expect(similar).toBeGreaterThan(cosine(login!, outage!))
-          expect(cosine(invoice!, outage!)).toBeLessThan(0.3)
-          // Case and punctuation do not matter.
-          const [shout] = (yield* llm.embed(["THE LOGIN PAGE REJECTS MY PASSWORD, SINCE THIS MORNING!"])).vectors
-          expect(cosine(login!, shout!)).toBeCloseTo(1, 10)
         })
       ))
   })
