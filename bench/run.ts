@@ -4,7 +4,9 @@
 const benchmarks: Record<string, () => Promise<unknown>> = {
   jobs: () => import("./jobs/main.js"),
   "jobs-runner": () => import("./jobs/runner.js"),
-  ingest: () => import("./ingest/main.js")
+  ingest: () => import("./ingest/main.js"),
+  kb: () => import("./kb/main.js"),
+  pipeline: () => import("./pipeline/main.js")
 }
 
 const name = process.argv[2]

@@ -120,13 +120,28 @@ create index ai_calls_case on ai_calls (case_id, created_at) where case_id is no
 create index ai_calls_created on ai_calls (created_at desc);
 
 -- The AI provider an admin chose; absent, the environment's. One row at most.
+create sequence ai_settings_versions as integer;
+
 create table ai_settings (
   id boolean primary key default true check (id),
   provider text not null check (provider in ('builtin', 'openai')),
+  -- The rest is the openai provider's; null (and `{}`) for builtin.
   base_url text,
+  -- Model names by tier: { "fast": …, "standard": …, "complex": … }.
   models jsonb not null default '{}',
+  embedding_model text,
+  -- pgvector indexes (HNSW) vectors of at most 2000 dimensions.
+  embedding_dimensions integer check (embedding_dimensions between 1 and 2000),
+  timeout_ms integer check (timeout_ms > 0),
   -- AES-256-GCM (core/SecretCipher), never returned.
   api_key_encrypted text,
+  -- A new one from the sequence at every change, so a row removed and written again never
+  -- repeats one: each process keeps the provider it built for as long as the version stays.
+  version integer not null default nextval('ai_settings_versions'),
   updated_by uuid references users (id),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  constraint ai_settings_openai_complete check (
+    provider = 'builtin'
+    or (base_url is not null and embedding_model is not null and embedding_dimensions is not null and timeout_ms is not null)
+  )
 );

@@ -17,6 +17,8 @@ export interface Question {
   readonly product: string
   readonly question: string
   readonly answerArticleIds: ReadonlyArray<string>
+  /** The docs URLs exactly as the answerer linked them; `answerArticleIds` maps them to pages. */
+  readonly linked: ReadonlyArray<string>
   readonly source: string
   readonly split: Split
 }

@@ -1,10 +1,10 @@
 /**
  * The services the API's handlers call, over the database and the job queue. On a database
- * without users, building them creates the first admin.
+ * without users, building them creates the first admin. `AiSettings` is among what it
+ * provides: the worker's pipeline, in the same process, takes its model from it too.
  */
-import { LlmLive } from "@nestfleet/ai/LlmLive"
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
-import { AiCallLogLive } from "@nestfleet/core/AiCallLog"
+import { AiSettings, LlmFromSettings } from "@nestfleet/core/AiSettings"
 import { Cases } from "@nestfleet/core/Cases"
 import { Channels } from "@nestfleet/core/Channels"
 import { Ingestion } from "@nestfleet/core/Ingestion"
@@ -31,7 +31,11 @@ export const ApiServicesLive = FirstAdminLive.pipe(
       Knowledge.Default
     )
   ),
+  // The same values as the worker's (Worker.ts): a process that runs both builds them once,
+  // so the API's change of the AI settings is its worker's at once.
+  Layer.provide(LlmFromSettings),
+  Layer.provideMerge(AiSettings.Default),
   // Both carry ServerKeys.Default, one layer value, which a build memoizes: the server's keys
   // are resolved once for the two of them.
-  Layer.provide(Layer.mergeAll(AccessTokens.Default, SecretCipher.Default, LlmLive.pipe(Layer.provide(AiCallLogLive))))
+  Layer.provide(Layer.mergeAll(AccessTokens.Default, SecretCipher.Default))
 )

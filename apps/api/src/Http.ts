@@ -28,6 +28,7 @@ import { CasesHttpLive } from "./cases/CasesHttp.js"
 import { ChannelsHttpLive } from "./channels/ChannelsHttp.js"
 import { KnowledgeHttpLive } from "./knowledge/KnowledgeHttp.js"
 import { ProductsHttpLive } from "./products/ProductsHttp.js"
+import { AiSettingsHttpLive } from "./settings/AiSettingsHttp.js"
 import { UsersHttpLive } from "./users/UsersHttp.js"
 import { WebhooksHttpLive } from "./webhooks/WebhooksHttp.js"
 
@@ -41,7 +42,8 @@ const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
     ChannelsHttpLive,
     WebhooksHttpLive,
     CasesHttpLive,
-    KnowledgeHttpLive
+    KnowledgeHttpLive,
+    AiSettingsHttpLive
   ]),
   Layer.provide(AccessMiddlewareLive)
 )
@@ -66,7 +68,14 @@ export const makeLayer = (options: ServerOptions) =>
   // A new Node server each time the layer is built.
   Layer.unwrapEffect(Effect.sync(() => {
     // Requests whose body runs over the limit are answered 413, not reset (see DrainingRequest).
-    const server = Http.createServer({ IncomingMessage: DrainingIncomingMessage })
+    const server = Http.createServer({
+      IncomingMessage: DrainingIncomingMessage,
+      // Idle keep-alive connections are closed by the client, never by us first: Node's 5 s
+      // default raced clients (fetch keeps sockets about 4 s, proxies longer) reusing a socket
+      // the server was closing — a reset on a request that was never read.
+      keepAliveTimeout: 65_000,
+      headersTimeout: 66_000
+    })
     return Layer.scopedDiscard(drainOnClose(server, options.shutdownTimeout)).pipe(
       // RequestSpan stands in for the platform's span, which would record the query's values.
       Layer.provideMerge(HttpMiddleware.withTracerDisabledWhen(HttpApiBuilder.serve(edge), () => true)),

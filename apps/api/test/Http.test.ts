@@ -57,7 +57,7 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("HTTP
       expect(decodeErrorBody(outsideApi.body)._tag).toBe("NotFound")
     }))
 
-  it.effect("a body over 1 MiB answers 413 in the common error shape, before it is read", () =>
+  it.effect("a body over the limit (2 MiB) answers 413 in the common error shape, before it is read", () =>
     Effect.gen(function*() {
       const body = new Uint8Array(TestServer.maxBodyBytes + 1)
       const response = yield* TestServer.request("/api/v1/health", {
@@ -161,6 +161,27 @@ layer(TestServer.layer(), { excludeTestServices: true, timeout: 120_000 })("HTTP
       }
       expect((yield* AuthFlows.login(TestServer.admin)).status).toBe(200)
     }))
+
+  it.effect("a kept-alive connection idle past Node's 5 s default still serves the next request on the same socket", () =>
+    Effect.gen(function*() {
+      const baseUrl = new URL(yield* TestServer.baseUrl)
+      const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
+      const get = () =>
+        Effect.async<{ status: number; socket: unknown }, Error>((resume) => {
+          const request = Http.get({ host: baseUrl.hostname, port: baseUrl.port, path: "/api/v1/health", agent }, (response) => {
+            response.resume()
+            response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, socket: request.socket })))
+          })
+          request.on("error", (error) => resume(Effect.fail(error)))
+        })
+      const first = yield* get()
+      yield* Effect.sleep("6 seconds")
+      const second = yield* get()
+      agent.destroy()
+      expect([first.status, second.status]).toEqual([200, 200])
+      // The server did not close the idle socket: the agent reused it.
+      expect(second.socket).toBe(first.socket)
+    }), { timeout: 20_000 })
 
   it.effect("serves the OpenAPI document and the interactive docs", () =>
     Effect.gen(function*() {

@@ -4,6 +4,7 @@
  */
 import { Cases } from "@nestfleet/core/Cases"
 import { Knowledge } from "@nestfleet/core/Knowledge"
+import { AiSettings } from "@nestfleet/core/AiSettings"
 import { Channels } from "@nestfleet/core/Channels"
 import { Ingestion } from "@nestfleet/core/Ingestion"
 import { Products } from "@nestfleet/core/Products"
@@ -55,7 +56,8 @@ const otherServices = Layer.mergeAll(
   makeTestLayer(Channels)({}),
   makeTestLayer(Ingestion)({}),
   makeTestLayer(Cases)({}),
-  makeTestLayer(Knowledge)({})
+  makeTestLayer(Knowledge)({}),
+  makeTestLayer(AiSettings)({})
 )
 
 const logs = LogCapture.make()

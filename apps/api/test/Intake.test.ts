@@ -558,7 +558,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
         timeline: Array<{ kind: string; data: { status?: { to: string } } }>
       }
       expect(triage).toMatchObject({ type: "incident", severity: "critical", provider: "builtin" })
-      expect(triage.model).toBe("builtin-lexical-1")
+      expect(triage.model).toBe("builtin-embedding-triage-1")
       expect(triage.reasoning.flatMap((step) => step.evidence)).toEqual(expect.arrayContaining(["outage"]))
       expect(summary).toMatchObject({ type: "incident", severity: "critical", status: "triaged" })
       expect(timeline.filter((event) => event.kind === "triaged")).toHaveLength(1)

@@ -6,7 +6,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import * as Database from "@nestfleet/db/Database"
-import { Effect, Schedule } from "effect"
+import { type Duration, Effect, Schedule } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
 import { channelOf, deliver } from "./IntakeFlows.js"
 import * as Signing from "./Signing.js"
@@ -69,13 +69,13 @@ const create = (token: string, productId: string, body: unknown) =>
   AuthFlows.call(token, `/api/v1/products/${productId}/articles`, { method: "POST", body })
 
 /** Waits until the article's current version is embedded. */
-const embedded = (token: string, id: string) =>
+const embedded = (token: string, id: string, upTo: Duration.DurationInput = "30 seconds") =>
   AuthFlows.call(token, `/api/v1/articles/${id}`).pipe(
     Effect.flatMap((response) => {
       const article = response.body as ArticleBody
       return article.embeddingState === "ready" ? Effect.succeed(article) : Effect.fail("not embedded yet")
     }),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("30 seconds")))
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(upTo)))
   )
 
 /** Waits until the case has been matched `runs` times; answers it as the API shows it. */
@@ -148,9 +148,13 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("knowledge b
       for (const body of refused) expect((yield* create(agent, productId, body)).status).toBe(400)
       const exactlyOneMiB = yield* create(agent, productId, { title: "Big", body: "a".repeat(1024 * 1024), status: "draft" })
       expect(exactlyOneMiB.status).toBe(201)
+      // Its ~650 passages keep the sentence encoder busy for a minute (several on a loaded
+      // machine), and embed_article jobs run one at a time: wait for it here, or the next
+      // test's article waits behind it.
+      yield* embedded(agent, (exactlyOneMiB.body as ArticleBody).id, "270 seconds")
       expect((yield* create(agent, "00000000-0000-4000-8000-000000000000", articles.sso)).status).toBe(404)
       expect((yield* AuthFlows.call(viewer, "/api/v1/articles/00000000-0000-4000-8000-000000000000")).status).toBe(404)
-    }))
+    }), 300_000)
 
   it.effect("articles: a new title or body is a new version, embedded again; other changes are not; delete removes it", () =>
     Effect.gen(function*() {

@@ -7,6 +7,7 @@
 import { HttpServerRequest } from "@effect/platform"
 import { Cases } from "@nestfleet/core/Cases"
 import { Knowledge } from "@nestfleet/core/Knowledge"
+import { AiSettings } from "@nestfleet/core/AiSettings"
 import { Channels } from "@nestfleet/core/Channels"
 import { Ingestion } from "@nestfleet/core/Ingestion"
 import { Products } from "@nestfleet/core/Products"
@@ -120,7 +121,8 @@ const failingServer = Http.makeLayer({
     makeTestLayer(Channels)({}),
     makeTestLayer(Ingestion)({}),
     makeTestLayer(Cases)({}),
-    makeTestLayer(Knowledge)({})
+    makeTestLayer(Knowledge)({}),
+    makeTestLayer(AiSettings)({})
   )),
   Layer.provide(Layer.setTracer(recordingTracer)),
   Layer.orDie

@@ -3,8 +3,7 @@
  * program. The steps (triage, known-issue match, auto-reply, change-prep, …) register here
  * as they are built.
  */
-import { LlmLive } from "@nestfleet/ai/LlmLive"
-import { AiCallLogLive } from "@nestfleet/core/AiCallLog"
+import { LlmFromSettings } from "@nestfleet/core/AiSettings"
 import { Embeddings } from "@nestfleet/core/Embeddings"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { KnownIssueMatch } from "@nestfleet/core/KnownIssueMatch"
@@ -28,5 +27,7 @@ const lifecycle = Layer.scopedDiscard(
 export const WorkerLive = Layer.mergeAll(...steps).pipe(
   Layer.provide(lifecycle),
   Layer.provide(Layer.mergeAll(Triage.Default, KnownIssueMatch.Default, Knowledge.Default, Embeddings.Default)),
-  Layer.provide(LlmLive.pipe(Layer.provide(AiCallLogLive)))
+  // The model the AI settings name at each call, changed by admins without a restart. The
+  // settings service itself is the process's (worker main.ts, or the API's in one process).
+  Layer.provide(LlmFromSettings)
 )

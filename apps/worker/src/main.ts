@@ -1,7 +1,12 @@
 /**
- * The worker process alone (the API applies migrations; the worker waits for them).
+ * The worker process alone (the API applies migrations; the worker waits for them). It reads
+ * the AI settings admins set, whose API key is stored encrypted: it needs ENCRYPTION_KEY
+ * (with DATABASE_URL), the same as the API's, but not JWT_SECRET.
  */
 import { LlmConfig } from "@nestfleet/ai/LlmConfig"
+import { AiSettings } from "@nestfleet/core/AiSettings"
+import { SecretCipher } from "@nestfleet/core/SecretCipher"
+import { ServerKeys } from "@nestfleet/core/ServerKeys"
 import * as Database from "@nestfleet/db/Database"
 import { DatabaseConfig } from "@nestfleet/db/DatabaseConfig"
 import * as Migrator from "@nestfleet/db/Migrator"
@@ -22,6 +27,8 @@ const schemaReady = Layer.effectDiscard(
 )
 
 const app = WorkerLive.pipe(
+  Layer.provide(AiSettings.Default),
+  Layer.provide(SecretCipher.EncryptionKeyOnly),
   Layer.provide(JobQueue.Default),
   Layer.provide(schemaReady),
   Layer.provideMerge(Sql.layer),
@@ -30,6 +37,13 @@ const app = WorkerLive.pipe(
 
 runMain({
   service: "nestfleet-worker",
-  config: Config.all([DatabaseConfig, JobsConfig, LlmConfig, LoggingConfig, TracingConfig("nestfleet-worker")]),
+  config: Config.all([
+    DatabaseConfig,
+    ServerKeys.encryptionKeyConfig,
+    JobsConfig,
+    LlmConfig,
+    LoggingConfig,
+    TracingConfig("nestfleet-worker")
+  ]),
   main: Layer.launch(app)
 })

@@ -1,19 +1,21 @@
 /**
  * The offline provider, used when no model is configured: deterministic, no network, so
  * the whole product works — and is testable — anywhere. It answers the tasks it knows with
- * classic techniques (a lexical classifier for triage) in the same JSON a model would give,
+ * classic techniques in the same JSON a model would give (triage: a logistic regression over
+ * the sentence embeddings and lexical evidence, EmbeddingTriage, trained and measured on real
+ * GitHub issues by eval/tools/train-triage.ts),
  * and embeds text with the Universal Sentence Encoder lite whose weights ship in an npm
  * package (BuiltinEmbeddings): chosen over feature hashing by recall on real support
  * questions (eval/tools/compare-embeddings.ts).
  */
 import { Effect, Schema } from "effect"
 import * as BuiltinEmbeddings from "./BuiltinEmbeddings.js"
-import * as LexicalTriage from "./LexicalTriage.js"
+import * as EmbeddingTriage from "./EmbeddingTriage.js"
 import { type LlmProvider, LlmUnavailable } from "./Llm.js"
 import { TriageInput } from "./TriageTask.js"
 
 export const name = "builtin"
-export const model = "builtin-lexical-1"
+export const model = EmbeddingTriage.model.model
 
 /** Dimensions of the builtin sentence embeddings. */
 export const embeddingDimensions = BuiltinEmbeddings.dimensions
@@ -28,7 +30,17 @@ const tasks: Record<string, (input: string) => Effect.Effect<string, LlmUnavaila
       Effect.mapError((error) =>
         new LlmUnavailable({ provider: name, message: `The triage input is not {subject, body}: ${error.message}` })
       ),
-      Effect.map((parsed) => JSON.stringify(LexicalTriage.classify(parsed)))
+      Effect.flatMap((parsed) =>
+        EmbeddingTriage.classify(parsed, BuiltinEmbeddings.embed).pipe(
+          Effect.mapError((error) =>
+            new LlmUnavailable({ provider: name, model, message: error.message, cause: error.cause })
+          )
+        )
+      ),
+      // The task's answer: the probabilities of every type stay out of it.
+      Effect.map(({ confidence, reasoning, severity, summary, type }) =>
+        JSON.stringify({ type, severity, confidence, summary, reasoning })
+      )
     )
 }
 

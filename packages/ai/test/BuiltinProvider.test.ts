@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, JSONSchema, Schema } from "effect"
+import * as BuiltinEmbeddings from "../src/BuiltinEmbeddings.js"
 import * as BuiltinProvider from "../src/BuiltinProvider.js"
+import * as EmbeddingTriage from "../src/EmbeddingTriage.js"
 import * as LexicalTriage from "../src/LexicalTriage.js"
 import { Llm, type LlmProvider, task } from "../src/Llm.js"
 import * as TriageTask from "../src/TriageTask.js"
@@ -43,11 +45,12 @@ describe("BuiltinProvider through the Llm service", () => {
     builtin((llm) =>
       Effect.gen(function*() {
         expect((yield* llm.currentProvider).name).toBe("builtin")
+        expect(BuiltinProvider.model).toBe(EmbeddingTriage.model.model)
         for (const { subject, body } of messages) {
           const generated = yield* triage(llm, subject, body)
           expect(generated.provider).toBe(BuiltinProvider.name)
           expect(generated.model).toBe(BuiltinProvider.model)
-          const expected = LexicalTriage.classify({ subject, body })
+          const expected = yield* EmbeddingTriage.classify({ subject, body }, BuiltinEmbeddings.embed)
           expect(generated.value.type).toBe(expected.type)
           expect(generated.value.severity).toBe(expected.severity)
           expect(generated.value.confidence).toBe(expected.confidence)
@@ -68,9 +71,13 @@ describe("BuiltinProvider through the Llm service", () => {
       })
       expect(answer.model).toBe(BuiltinProvider.model)
       const decoded = Schema.decodeUnknownSync(Schema.parseJson(TriageTask.TriageOutput))(answer.text)
-      expect(decoded.type).toBe("billing")
-      expect(decoded.severity).toBe("high")
+      const expected = yield* EmbeddingTriage.classify(messages[0]!, BuiltinEmbeddings.embed)
+      expect(decoded).toMatchObject({ type: expected.type, severity: expected.severity, confidence: expected.confidence })
       expect(decoded.reasoning.length).toBeGreaterThan(0)
+      // Only the task's fields: the classifier's probabilities stay out of the answer.
+      expect(Object.keys(JSON.parse(answer.text) as object).toSorted()).toEqual(
+        ["confidence", "reasoning", "severity", "summary", "type"]
+      )
     }))
 
   it.effect("is deterministic through the service", () =>

@@ -27,11 +27,20 @@ import type { ProductId } from "@nestfleet/domain/Products"
 import { ProductNotFound } from "@nestfleet/domain/ProductsApi"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { EmbedArticleJob } from "@nestfleet/jobs/PipelineJobs"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import * as ArticleChunks from "./ArticleChunks.js"
 import { Embeddings } from "./Embeddings.js"
 import * as MatchScore from "./MatchScore.js"
+import * as TimedCache from "./TimedCache.js"
 import { orDieUnexpected } from "./Unexpected.js"
+
+/** What importing one file did: `updated` with `embedding` false changed only the URL, status or tags. */
+export interface ImportedArticle {
+  readonly outcome: "created" | "updated" | "unchanged"
+  readonly article: Article
+  /** Whether the write made a new version and sent its `embed_article` job. */
+  readonly embedding: boolean
+}
 
 const toArticle = (row: ArticleRow) => new Article(row)
 const toSummary = (row: ArticleRow) => new ArticleSummary(row)
@@ -44,6 +53,14 @@ const defaultSearchResults = 5
 /** Passages each ranking contributes before fusion: enough for one item per article after grouping. */
 const candidatesPerRanking = 50
 const snippetCharacters = 280
+/**
+ * A word in more passages than this is left out of a query's lexical half: it selects nothing,
+ * and ranking every passage that holds it was most of a search's time (`pnpm bench kb`).
+ * A knowledge base smaller than this keeps every word.
+ */
+export const commonWordPassages = 1000
+/** The planner's statistics of the passages change slowly; read them again after this long. */
+const commonWordsTimeToLive = Duration.minutes(10)
 
 // The page cursor: an offset, opaque to clients (ranked lists have no stable keyset).
 const encodeCursor = (offset: number) => Buffer.from(`o:${offset}`).toString("base64url")
@@ -91,6 +108,12 @@ export class Knowledge extends Effect.Service<Knowledge>()("@nestfleet/core/Know
     const spaces = yield* EmbeddingSpacesRepo
     const queue = yield* JobQueue
     const embeddings = yield* Embeddings
+
+    const commonWords = yield* TimedCache.make({
+      capacity: 1,
+      timeToLive: commonWordsTimeToLive,
+      lookup: (_: "all") => repo.commonLexemes(commonWordPassages)
+    })
 
     const requireProduct = (id: ProductId) =>
       Effect.flatMap(products.findById(id), Option.match({ onNone: () => Effect.fail(productNotFound(id)), onSome: Effect.succeed }))
@@ -148,6 +171,70 @@ export class Knowledge extends Effect.Service<Knowledge>()("@nestfleet/core/Know
       return toArticle(row)
     }, orDieUnexpected)
 
+    /**
+     * An article read from a file (`pnpm kb import`), identified by its path in the product:
+     * created the first time, updated when the file changed — a new title or body is a new
+     * version, embedded again — and left alone when nothing changed. Fields `input` leaves out
+     * (url, status, tags) keep the article's values, or take the defaults of `create`.
+     */
+    const importArticle = Effect.fn("Knowledge.importArticle")(
+      function*(productId: ProductId, sourcePath: string, input: NewArticle) {
+        yield* Effect.annotateCurrentSpan({ "product.id": productId })
+        yield* requireProduct(productId)
+        return yield* transactions.withTransaction(Effect.gen(function*() {
+          let found = yield* repo.lockBySource({ productId, sourcePath })
+          if (Option.isNone(found)) {
+            const inserted = yield* repo.insertFromSource({
+              productId,
+              title: input.title,
+              body: input.body,
+              url: input.url ?? null,
+              tags: input.tags ?? [],
+              status: input.status ?? "published",
+              sourcePath,
+              createdBy: null
+            })
+            if (Option.isSome(inserted)) {
+              yield* sendEmbedding(inserted.value)
+              return { outcome: "created", article: toArticle(inserted.value), embedding: true } satisfies ImportedArticle
+            }
+            found = yield* repo.lockBySource({ productId, sourcePath }) // inserted meanwhile by another import
+          }
+          const current = yield* found
+          const next = {
+            title: input.title,
+            body: input.body,
+            url: input.url === undefined ? current.url : input.url,
+            tags: input.tags ?? current.tags,
+            status: input.status ?? current.status
+          }
+          const newVersion = next.title !== current.title || next.body !== current.body
+          const sameTags = next.tags.length === current.tags.length && next.tags.every((tag, i) => tag === current.tags[i])
+          if (!newVersion && next.url === current.url && next.status === current.status && sameTags) {
+            return { outcome: "unchanged", article: toArticle(current), embedding: false } satisfies ImportedArticle
+          }
+          const updated = yield* repo.update({ id: current.id, ...next, newVersion })
+          if (newVersion) yield* sendEmbedding(updated)
+          return { outcome: "updated", article: toArticle(updated), embedding: newVersion } satisfies ImportedArticle
+        }))
+      },
+      orDieUnexpected
+    )
+
+    /**
+     * The paths of the product's articles imported from under `prefix` that are not in `keep`:
+     * files removed from the folder since an earlier import. With `remove`, those articles are
+     * deleted (with their passages and vectors).
+     */
+    const staleImports = Effect.fn("Knowledge.staleImports")(
+      function*(productId: ProductId, prefix: string, keep: ReadonlyArray<string>, options: { readonly remove: boolean }) {
+        return yield* options.remove
+          ? repo.removeSourcesExcept({ productId, prefix, keep })
+          : repo.sourcesExcept({ productId, prefix, keep })
+      },
+      orDieUnexpected
+    )
+
     const remove = Effect.fn("Knowledge.remove")(function*(id: ArticleId) {
       if (!(yield* repo.remove(id))) return yield* articleNotFound(id)
     }, orDieUnexpected)
@@ -180,7 +267,8 @@ export class Knowledge extends Effect.Service<Knowledge>()("@nestfleet/core/Know
         productId,
         text,
         vector: Option.getOrNull(vector),
-        candidates: candidatesPerRanking
+        candidates: candidatesPerRanking,
+        commonWords: yield* commonWords.get("all")
       })
       const model = Option.isSome(vector)
         ? yield* Effect.map(spaces.findById(vector.value.spaceId), Option.match({ onNone: () => null, onSome: MatchScore.modelOf }))
@@ -224,7 +312,7 @@ export class Knowledge extends Effect.Service<Knowledge>()("@nestfleet/core/Know
       if (embedded._tag === "Left") return yield* embedded.left
     }, (effect, _articleId) => Effect.provideService(effect, LlmCallSite, { caseId: null, step: "embed_article" }), orDieUnexpected)
 
-    return { create, get, update, remove, list, search, searchPassages, embedArticle } as const
+    return { create, get, update, importArticle, staleImports, remove, list, search, searchPassages, embedArticle } as const
   }),
   dependencies: [Transactions.Default, KnowledgeRepo.Default, ProductsRepo.Default, EmbeddingSpacesRepo.Default, Embeddings.Default]
 }) {}

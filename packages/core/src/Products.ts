@@ -28,6 +28,12 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
       return toProduct(row.value)
     }, orDieUnexpected)
 
+    const getBySlug = Effect.fn("Products.getBySlug")(function*(slug: string) {
+      const row = yield* repo.findBySlug(slug)
+      if (Option.isNone(row)) return yield* new ProductNotFound({ message: `No product has the slug ${slug}` })
+      return toProduct(row.value)
+    }, orDieUnexpected)
+
     const create = Effect.fn("Products.create")(function*(input: NewProduct) {
       const row = yield* repo.insert({
         name: input.name,
@@ -52,7 +58,7 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
       return toProduct(row.value)
     }, orDieUnexpected)
 
-    return { list, get, create, update } as const
+    return { list, get, getBySlug, create, update } as const
   }),
   dependencies: [Transactions.Default, ProductsRepo.Default]
 }) {}

@@ -15,9 +15,11 @@
  *
  *   const cipher = Layer.succeed(SecretCipher, SecretCipher.fromKey(Buffer.alloc(32, 7)))
  */
-import { Data, Effect, Redacted } from "effect"
+import type { Database } from "@nestfleet/db/Database"
+import { type ConfigError, Data, Effect, Layer, Redacted } from "effect"
 import * as Crypto from "node:crypto"
-import { ServerKeys } from "./ServerKeys.js"
+import type { DataDirSecretError } from "./DataDirSecrets.js"
+import { resolveEncryptionKey, ServerKeys } from "./ServerKeys.js"
 
 /** How a secret an earlier version stored in the clear begins. */
 export const storedInTheClear = "nfs0."
@@ -131,4 +133,12 @@ export class SecretCipher extends Effect.Service<SecretCipher>()("@nestfleet/cor
 }) {
   /** A cipher with a given 32-byte key, for tests and tools. */
   static readonly fromKey = (key: Buffer): SecretCipher => new SecretCipher(make(key))
+
+  /**
+   * The cipher of a process that signs no tokens (the worker): its key from where
+   * `ServerKeys` takes it, with ENCRYPTION_KEY alone required against a server. A process
+   * that runs the API too uses `Default`, so that both hold the one key.
+   */
+  static readonly EncryptionKeyOnly: Layer.Layer<SecretCipher, ConfigError.ConfigError | DataDirSecretError, Database> =
+    Layer.effect(SecretCipher, Effect.map(resolveEncryptionKey, (key) => new SecretCipher(make(key))))
 }

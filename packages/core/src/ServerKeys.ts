@@ -47,6 +47,14 @@ const requireBoth = (keys: KeysConfig): Either.Either<ConfiguredKeys, ConfigErro
   return Either.left(missing.reduce(ConfigError.And))
 }
 
+/** ENCRYPTION_KEY alone, for a process that signs no tokens (the worker); an error naming it otherwise. */
+const requireEncryptionKey = (keys: KeysConfig): Either.Either<Redacted.Redacted, ConfigError.ConfigError> =>
+  Option.isSome(keys.encryptionKey)
+    ? Either.right(keys.encryptionKey.value)
+    : Either.left(
+      ConfigError.InvalidData(["ENCRYPTION_KEY"], "required when DATABASE_URL is set (64 hex characters, e.g. openssl rand -hex 32)")
+    )
+
 /** HMAC sees bytes: the secret's UTF-8 bytes, as the variable's length rule counts them. */
 const jwtSecretBytes = (secret: Redacted.Redacted) => Buffer.from(Redacted.value(secret), "utf8")
 const encryptionKeyBytes = (key: Redacted.Redacted) => Buffer.from(Redacted.value(key), "hex")
@@ -79,6 +87,18 @@ const resolve = Effect.gen(function*() {
   }
 })
 
+/**
+ * The encryption key alone, from where `ServerKeys` would take it, for a process that decrypts
+ * stored secrets but signs no tokens: the worker (it reads the AI settings' API key). Against
+ * a server it needs ENCRYPTION_KEY only, not JWT_SECRET.
+ */
+export const resolveEncryptionKey = Effect.gen(function*() {
+  const keys = yield* KeysConfig
+  const { backend } = yield* Database
+  if (backend._tag === "Server") return encryptionKeyBytes(yield* requireEncryptionKey(keys))
+  return yield* embeddedKey(keys.encryptionKey, encryptionKeyBytes, backend.dataDir, "encryption.key")
+})
+
 export class ServerKeys extends Effect.Service<ServerKeys>()("@nestfleet/core/ServerKeys", {
   // Redacted: a service that is logged or traced by mistake shows no key.
   effect: Effect.map(resolve, (keys) => ({
@@ -96,6 +116,13 @@ export class ServerKeys extends Effect.Service<ServerKeys>()("@nestfleet/core/Se
   static readonly config: Config.Config<KeysConfig> = Config.all([DatabaseConfig, KeysConfig]).pipe(
     Config.mapOrFail(([database, keys]) =>
       Option.isSome(database.url) ? Either.map(requireBoth(keys), () => keys) : Either.right(keys)
+    )
+  )
+
+  /** As `config`, for a process that needs the encryption key only (`resolveEncryptionKey`). */
+  static readonly encryptionKeyConfig: Config.Config<KeysConfig> = Config.all([DatabaseConfig, KeysConfig]).pipe(
+    Config.mapOrFail(([database, keys]) =>
+      Option.isSome(database.url) ? Either.map(requireEncryptionKey(keys), () => keys) : Either.right(keys)
     )
   )
 }

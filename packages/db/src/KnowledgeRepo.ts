@@ -101,6 +101,13 @@ export class PassageHit extends Schema.Class<PassageHit>("PassageHit")({
 /** Reciprocal rank fusion's constant (Cormack et al.): ranks past the first few count for little. */
 export const fusionK = 60
 
+/**
+ * The most words of a query the lexical half searches for (the first ones, commonest left
+ * out): a case's whole text has a hundred, and ranking every passage holding any of them by
+ * cover density took seconds at 100k passages (`pnpm bench kb`).
+ */
+export const maxQueryWords = 16
+
 export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/db/KnowledgeRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -135,6 +142,58 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       execute: ({ productId, sourcePath }) =>
         sql`select * from articles where product_id = ${productId} and source_path = ${sourcePath} for update`
     })
+
+    /**
+     * A new article read from `sourcePath`, or none when the product has one from that path
+     * already: a concurrent import inserted it (this waits for that transaction, then leaves
+     * its row alone; the caller locks it with `lockBySource`).
+     */
+    const insertFromSource = SqlSchema.findOne({
+      Request: Schema.Struct({ ...NewArticleRow.fields, sourcePath: Schema.String }),
+      Result: ArticleRow,
+      execute: (row) =>
+        sql`
+          insert into articles (product_id, title, body, url, tags, status, source_path, created_by)
+          values (${row.productId}, ${row.title}, ${row.body}, ${row.url}, ${textArray(row.tags)}::text[],
+                  ${row.status}, ${row.sourcePath}, ${row.createdBy})
+          on conflict on constraint articles_source_unique do nothing
+          returning *`
+    })
+
+    /** The paths of the product's articles imported from under `prefix` that are not in `keep`. */
+    const sourcesExcept = (input: {
+      readonly productId: ProductId
+      readonly prefix: string
+      readonly keep: ReadonlyArray<string>
+    }) =>
+      Effect.map(
+        sql<{ sourcePath: string }>`
+          select source_path from articles
+          where product_id = ${input.productId}
+            and starts_with(source_path, ${input.prefix})
+            and source_path <> all(${textArray(input.keep)}::text[])
+          order by source_path`,
+        (rows) => rows.map((row) => row.sourcePath)
+      )
+
+    /**
+     * Deletes the product's articles imported from under `prefix` whose path is not in `keep`
+     * (files gone from the folder); answers their paths.
+     */
+    const removeSourcesExcept = (input: {
+      readonly productId: ProductId
+      readonly prefix: string
+      readonly keep: ReadonlyArray<string>
+    }) =>
+      Effect.map(
+        sql<{ sourcePath: string }>`
+          delete from articles
+          where product_id = ${input.productId}
+            and starts_with(source_path, ${input.prefix})
+            and source_path <> all(${textArray(input.keep)}::text[])
+          returning source_path`,
+        (rows) => rows.map((row) => row.sourcePath).sort()
+      )
 
     /** Replaces the fields; a new title or body is a new version, waiting to be embedded. */
     const update = SqlSchema.single({
@@ -204,22 +263,58 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
         where id = ${id} and version = ${version}`
 
     /**
+     * Lexemes found in more than `minPassages` passages, by the planner's statistics of the
+     * passages' full-text vectors (its most common elements and their frequencies, kept up to
+     * date by ANALYZE). Empty until the table has been analysed, and for a small knowledge base.
+     */
+    const commonLexemes = (minPassages: number) =>
+      Effect.map(
+        sql<{ lexeme: string }>`
+          select m.lexeme
+          from pg_stats s
+          join pg_class t on t.relname = s.tablename and t.relnamespace = to_regnamespace(s.schemaname)
+          cross join lateral unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) as m (lexeme, share)
+          where s.schemaname = current_schema() and s.tablename = 'article_chunks' and s.attname = 'search'
+            and m.lexeme is not null and m.share * greatest(t.reltuples, 0) > ${minPassages}`,
+        (rows) => rows.map((row) => row.lexeme)
+      )
+
+    /**
+     * The query's words for the lexical half, any of them: its first `maxQueryWords` lexemes
+     * that are not among `common` (a word in thousands of passages selects nothing and makes
+     * every one of them to rank). Null when none is left: then the lexical half finds nothing.
+     */
+    const selectiveWords = (text: string, common: ReadonlyArray<string>) =>
+      sql`(
+        select string_agg(quote_literal(t.lexeme), ' | ')::tsquery from (
+          select u.lexeme from unnest(to_tsvector('english', ${text})) as u
+          -- quote_literal writes a lexeme with a backslash (chr 92) as E'…', which a tsquery does not read.
+          where u.lexeme <> all(${textArray(common)}::text[]) and strpos(u.lexeme, chr(92)) = 0
+          order by u.positions[1]
+          limit ${maxQueryWords}
+        ) t
+      )`
+
+    /**
      * The best `candidates` passages of the product's published articles by meaning (HNSW,
-     * cosine, in the query's space) and by words (full-text, any word), fused by reciprocal
-     * rank. Without a vector, words alone.
+     * cosine, in the query's space) and by words (full-text, any of the query's first words
+     * that are not `commonWords`, see `commonLexemes`), fused by reciprocal rank. Without a
+     * vector, words alone.
      */
     const searchPassages = (input: {
       readonly productId: ProductId
       readonly text: string
       readonly vector: SpaceVector | null
       readonly candidates: number
+      readonly commonWords?: ReadonlyArray<string> | undefined
     }) => Effect.suspend(() => {
       const { candidates, productId, text, vector } = input
       const published = sql`a.product_id = ${productId} and a.status = 'published'`
       const lexical = sql`
         select chunk_id, row_number() over (order by lex desc) as rank from (
           select c.id as chunk_id, ts_rank_cd(c.search, w.q) as lex
-          from article_chunks c join articles a on a.id = c.article_id cross join (select ${anyWord(text)} as q) w
+          from article_chunks c join articles a on a.id = c.article_id
+          cross join (select ${selectiveWords(text, input.commonWords ?? [])} as q) w
           where ${published} and c.search @@ w.q
           order by lex desc
           limit ${candidates}
@@ -267,6 +362,21 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       ))
     })
 
-    return { insert, findById, lock, lockBySource, update, remove, list, replaceChunks, markEmbedding, searchPassages } as const
+    return {
+      insert,
+      insertFromSource,
+      findById,
+      lock,
+      lockBySource,
+      update,
+      remove,
+      sourcesExcept,
+      removeSourcesExcept,
+      list,
+      replaceChunks,
+      markEmbedding,
+      commonLexemes,
+      searchPassages
+    } as const
   })
 }) {}

@@ -36,6 +36,12 @@ export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/
       execute: (id) => sql`select * from products where id = ${id}`
     })
 
+    const findBySlug = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: ProductRow,
+      execute: (slug) => sql`select * from products where slug = ${slug}`
+    })
+
     /** The product, locked until the transaction ends: a settings change merges into what is there. */
     const lock = SqlSchema.findOne({
       Request: ProductId,
@@ -68,6 +74,7 @@ export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/
     return {
       list: () => list(undefined),
       findById,
+      findBySlug,
       lock,
       insert: (fields: typeof ProductFields.Type) => insertRow(fields).pipe(onSlugTaken(fields.slug)),
       update: (id: ProductId, fields: typeof ProductFields.Type) => updateRow({ id, ...fields }).pipe(onSlugTaken(fields.slug))

@@ -1,4 +1,5 @@
 import { HttpApi, OpenApi } from "@effect/platform"
+import { AiSettingsApi } from "./AiSettingsApi.js"
 import { AuthApi, SessionApi } from "./AuthApi.js"
 import { CasesApi } from "./CasesApi.js"
 import { ChannelsApi } from "./ChannelsApi.js"
@@ -23,6 +24,7 @@ export class NestFleetApi extends HttpApi.make("nestfleet")
   .add(WebhooksApi)
   .add(CasesApi)
   .add(KnowledgeApi)
+  .add(AiSettingsApi)
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(InternalServerError)
