@@ -7,7 +7,7 @@
  * job finishing late never overwrites a newer version's passages.
  */
 import { LlmCallSite } from "@nestfleet/ai/Llm"
-import { KnowledgeRepo, type ArticleRow, type PassageHit } from "@nestfleet/db/KnowledgeRepo"
+import { KnowledgeRepo, type ArticleRow, type PassageHit, type SpaceVector } from "@nestfleet/db/KnowledgeRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import { EmbeddingSpacesRepo } from "@nestfleet/db/EmbeddingSpacesRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
@@ -255,14 +255,19 @@ export class Knowledge extends Effect.Service<Knowledge>()("@nestfleet/core/Know
      * query is embedded in the active space when it can be; if the model cannot be reached,
      * words alone rank (and scores say so: they come from meaning only).
      */
-    const searchPassages = Effect.fn("Knowledge.searchPassages")(function*(productId: ProductId, text: string) {
-      const vector = yield* embeddings.queryVector(text).pipe(
+    const searchPassages = Effect.fn("Knowledge.searchPassages")(function*(
+      productId: ProductId,
+      text: string,
+      /** The query's vector when the caller has it already (the match step embeds the case once). */
+      given?: Option.Option<SpaceVector>
+    ) {
+      const vector = given ?? (yield* embeddings.queryVector(text).pipe(
         Effect.catchAll((error) =>
           Effect.as(Effect.logWarning("Knowledge: the query could not be embedded; searching by words").pipe(
             Effect.annotateLogs({ error: error._tag })
-          ), Option.none())
+          ), Option.none<SpaceVector>())
         )
-      )
+      ))
       const hits = yield* repo.searchPassages({
         productId,
         text,

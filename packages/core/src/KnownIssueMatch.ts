@@ -120,9 +120,10 @@ export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfle
       const product = yield* Effect.flatten(products.findById(row.productId))
       const text = CaseText.forMatching(row, yield* cases.messagesOf(caseId))
 
-      const passages = yield* knowledge.searchPassages(row.productId, text)
-      const articles = bestPerArticle(passages.hits, passages.model)
+      // Embedded once: the same vector searches the articles and the other cases.
       const vector = yield* caseVector(caseId, text)
+      const passages = yield* knowledge.searchPassages(row.productId, text, vector)
+      const articles = bestPerArticle(passages.hits, passages.model)
       const caseModel = Option.isSome(vector)
         ? yield* Effect.map(spaces.findById(vector.value.spaceId), Option.match({ onNone: () => null, onSome: MatchScore.modelOf }))
         : null
