@@ -16,6 +16,7 @@ import { AiCallsRepo } from "@nestfleet/db/AiCallsRepo"
 import { MatchesRepo } from "@nestfleet/db/MatchesRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
 import {
+  AiCall,
   CaseDetail,
   CaseEvent,
   type CaseId,
@@ -23,8 +24,6 @@ import {
   CaseSummary,
   Customer,
   Message,
-  AiCall,
-  CaseMatch,
   DuplicateMark,
   MessageAuthor,
   Routing,
@@ -170,7 +169,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
         case: toSummary(row),
         messages: messages.map(toMessage),
         triage: Option.getOrNull(Option.map(triage, toTriage)),
-        matches: Option.match(match, { onNone: () => [], onSome: (result) => result.matches.map((m) => new CaseMatch(m)) }),
+        matches: Option.match(match, { onNone: () => [], onSome: (result) => result.matches }),
         matchReasoning: Option.match(match, { onNone: () => [], onSome: (result) => result.reasoning }),
         routing: state.routing === null ? null : new Routing({ ...state.routing, at: new Date(state.routing.at) }),
         duplicate: state.duplicateOf === null || state.duplicateState === null || state.duplicateNumber === null

@@ -1,7 +1,6 @@
 /** Known-issue matches: similar cases, each match run's result, the routing decision and duplicate marks. */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { CaseId, ReasoningStep, RoutingDecision } from "@nestfleet/domain/Cases"
-import { ArticleId } from "@nestfleet/domain/Knowledge"
+import { CaseId, CaseMatch, ReasoningStep, RoutingDecision } from "@nestfleet/domain/Cases"
 import { ProductId } from "@nestfleet/domain/Products"
 import { Effect, Option, Schema } from "effect"
 import { dimensionsOf, fusionK, type SpaceVector, vectorLiteral, withFilteredVectorScan } from "./KnowledgeRepo.js"
@@ -16,23 +15,13 @@ export class CaseHit extends Schema.Class<CaseHit>("CaseHit")({
 }) {}
 
 
-export const StoredMatch = Schema.Struct({
-  kind: Schema.Literal("article", "case"),
-  articleId: Schema.optional(ArticleId),
-  caseId: Schema.optional(CaseId),
-  caseNumber: Schema.optional(Schema.Number),
-  title: Schema.String,
-  url: Schema.optional(Schema.NullOr(Schema.String)),
-  score: Schema.Number,
-  rank: Schema.Number,
-  snippet: Schema.String
-})
-export type StoredMatch = typeof StoredMatch.Type
+/** A match as stored in `match_results.matches`: the shape the case detail answers. */
+export type StoredMatch = typeof CaseMatch.Type
 
 export class MatchResultRow extends Schema.Class<MatchResultRow>("MatchResultRow")({
   caseId: CaseId,
   jobId: Schema.String,
-  matches: Schema.Array(StoredMatch),
+  matches: Schema.Array(CaseMatch),
   reasoning: Schema.Array(ReasoningStep),
   decision: RoutingDecision,
   reason: Schema.String,
