@@ -53,10 +53,12 @@ export const provider: LlmProvider = {
       ? Effect.fail(new LlmUnavailable({ provider: name, message: `The builtin provider has no answer for the task ${task}` }))
       : Effect.map(run(input), (text) => ({ text, model }))
   },
-  embed: (texts) =>
-    BuiltinEmbeddings.embed(texts).pipe(
-      Effect.mapError((error) =>
-        new LlmUnavailable({ provider: name, model: embeddingModel, message: error.message, cause: error.cause })
+  embed: (texts, space) =>
+    space !== undefined && (space.model !== embeddingModel || space.dimensions !== embeddingDimensions)
+      ? Effect.fail(new LlmUnavailable({ provider: name, model: space.model, message: "The builtin provider has one embedding model" }))
+      : BuiltinEmbeddings.embed(texts).pipe(
+        Effect.mapError((error) =>
+          new LlmUnavailable({ provider: name, model: embeddingModel, message: error.message, cause: error.cause })
+        )
       )
-    )
 }

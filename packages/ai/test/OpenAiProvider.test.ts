@@ -427,6 +427,32 @@ describe("OpenAiProvider", () => {
         expect((yield* server.requests).map((request) => bodyOf(request).dimensions)).toEqual([4, undefined, undefined])
       }))
 
+    it.scoped("another model of the same server is asked for by name: a query for vectors made before a model change", () =>
+      Effect.gen(function*() {
+        const server = yield* Wire.make({
+          embeddings: [
+            Wire.error(400, "This model does not support specifying dimensions."),
+            Wire.embeddingsOfSize(3),
+            Wire.embeddingsOfSize(4)
+          ]
+        })
+        const { calls, llm } = yield* llmOver(server)
+        const previous = yield* llm.embed(["one"], { provider: "openai", model: "previous-model", dimensions: 3 })
+        expect(previous).toMatchObject({ provider: "openai", model: "previous-model", dimensions: 3 })
+        // The previous model's refusal of `dimensions` is its own: the configured model is still asked with them.
+        yield* llm.embed(["two"])
+        expect((yield* server.requests).map(bodyOf).map(({ dimensions, model }) => ({ model, dimensions }))).toEqual([
+          { model: "previous-model", dimensions: 3 },
+          { model: "previous-model", dimensions: undefined },
+          { model: "embedding-model", dimensions: 4 }
+        ])
+        expect(calls).toMatchObject([{ model: "previous-model", outcome: "ok" }, { model: "embedding-model", outcome: "ok" }])
+
+        const elsewhere = yield* Effect.flip(llm.embed(["three"], { provider: "builtin", model: "builtin-use-lite-512", dimensions: 512 }))
+        expect(elsewhere).toBeInstanceOf(LlmUnavailable)
+        expect((yield* server.requests)).toHaveLength(3)
+      }))
+
     it.scoped("a server that cannot be reached is LlmUnavailable naming it, without the key", () =>
       Effect.gen(function*() {
         const closed = yield* Effect.scoped(Effect.map(Wire.make({}), (server) => server.baseUrl))

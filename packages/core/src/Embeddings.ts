@@ -74,8 +74,9 @@ export class Embeddings extends Effect.Service<Embeddings>()("@nestfleet/core/Em
 
     /**
      * A query as a vector of the active space, for search: by the configured model when it is
-     * the active space's, else by the builtin model when that is the active space's (it is
-     * always at hand), else none — search then ranks by words alone until the new space is
+     * the active space's; while a model change rebuilds the vectors, by the active space's
+     * model — the builtin one is always at hand, another of the configured server is asked
+     * for by name — else none, and search ranks by words alone until the new space is
      * complete. The configured model's space is made on the way, so a model change starts its
      * rebuild even before any article changes.
      */
@@ -85,12 +86,18 @@ export class Embeddings extends Effect.Service<Embeddings>()("@nestfleet/core/Em
       const space = yield* spaceFor(embedded)
       if (space.state === "active") return Option.some<SpaceVector>({ spaceId: space.id, dimensions: space.dimensions, vector: embedded.vectors[0]! })
       if (Option.isNone(active)) return Option.none<SpaceVector>()
-      const builtin = BuiltinProvider.provider.embedding
-      if (active.value.provider === BuiltinProvider.name && sameIdentity(active.value, { provider: BuiltinProvider.name, ...builtin })) {
-        const [vector] = yield* BuiltinProvider.provider.embed([text])
-        return Option.some<SpaceVector>({ spaceId: active.value.id, dimensions: active.value.dimensions, vector: vector! })
-      }
-      return Option.none<SpaceVector>()
+      const previous = active.value
+      const vector = previous.provider === BuiltinProvider.name && sameIdentity(previous, { provider: BuiltinProvider.name, ...BuiltinProvider.provider.embedding })
+        ? Effect.map(BuiltinProvider.provider.embed([text]), (vectors) => vectors[0]!)
+        : Effect.map(llm.embed([text], previous), (answer) => answer.vectors[0]!)
+      return yield* vector.pipe(
+        Effect.map((vector) => Option.some<SpaceVector>({ spaceId: previous.id, dimensions: previous.dimensions, vector })),
+        Effect.catchTags({
+          // The previous model is no longer served: words alone until the new space is complete.
+          LlmUnavailable: () => Effect.succeed(Option.none<SpaceVector>()),
+          LlmMalformedOutput: () => Effect.succeed(Option.none<SpaceVector>())
+        })
+      )
     })
 
     /**

@@ -18,15 +18,21 @@ import { Effect, Layer, Option } from "effect"
 import { Embeddings } from "../src/Embeddings.js"
 import { Knowledge } from "../src/Knowledge.js"
 
-/** Letter counts folded into `dimensions`, normalised: texts sharing words point the same way. */
-const letterEmbedder = (model: string, dimensions: number): LlmProvider => ({
+/**
+ * Letter counts folded into the space's dimensions, normalised: texts sharing words point the
+ * same way. Its server answers for any model asked for, as an OpenAI-compatible one does,
+ * unless it serves `onlyItsOwn` (as a server that no longer has the previous model).
+ */
+const letterEmbedder = (model: string, dimensions: number, onlyItsOwn = false): LlmProvider => ({
   name: "test",
   embedding: { model, dimensions },
   complete: () => Effect.fail(new LlmUnavailable({ provider: "test", message: "no completions here" })),
-  embed: (texts) =>
-    Effect.succeed(texts.map((text) => {
-      const vector = new Array<number>(dimensions).fill(0)
-      for (const char of text.toLowerCase()) if (/[a-z]/.test(char)) vector[char.charCodeAt(0) % dimensions]! += 1
+  embed: (texts, space = { model, dimensions }) =>
+    onlyItsOwn && space.model !== model
+      ? Effect.fail(new LlmUnavailable({ provider: "test", model: space.model, message: "model not found" }))
+      : Effect.succeed(texts.map((text) => {
+      const vector = new Array<number>(space.dimensions).fill(0)
+      for (const char of text.toLowerCase()) if (/[a-z]/.test(char)) vector[char.charCodeAt(0) % space.dimensions]! += 1
       const norm = Math.hypot(...vector) || 1
       return vector.map((value) => value / norm)
     }))
@@ -88,6 +94,14 @@ layer(TestLayer, { timeout: 60_000 })("embedding spaces", (it) => {
       sent.length = 0
       const during = yield* knowledge.search(product.id, "SAML single sign-on", 5)
       expect(during.items[0]!.articleId).toBe(sso.id)
+      // The query is embedded by the previous model, asked for by name: a score, not words alone.
+      expect(during.items[0]!.score).toBeGreaterThan(0)
+      // A server that no longer has the previous model: words alone, which score 0.
+      current = letterEmbedder("letters-4", 4, true)
+      const elsewhere = yield* knowledge.search(product.id, "SAML single sign-on", 5)
+      expect(elsewhere.items[0]!.articleId).toBe(sso.id)
+      expect(elsewhere.items[0]!.score).toBe(0)
+      current = letterEmbedder("letters-4", 4)
       expect(yield* spaceStates).toEqual([
         { model: "letters-8", state: "active", chunks: 2 },
         { model: "letters-4", state: "building", chunks: 0 }
