@@ -1,4 +1,5 @@
 /** Products and their pipeline policy. Settings not given keep their current (or default) values. */
+import { EmbeddingSpacesRepo } from "@nestfleet/db/EmbeddingSpacesRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
 import { ProductsRepo, type ProductRow } from "@nestfleet/db/ProductsRepo"
 import { Product, type ProductId, ProductSettings, type ProductSettingsPatch } from "@nestfleet/domain/Products"
@@ -17,6 +18,7 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
   effect: Effect.gen(function*() {
     const transactions = yield* Transactions
     const repo = yield* ProductsRepo
+    const spaces = yield* EmbeddingSpacesRepo
 
     const list = Effect.fn("Products.list")(function*() {
       return new ProductList({ items: (yield* repo.list()).map(toProduct) })
@@ -34,12 +36,21 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
       return toProduct(row.value)
     }, orDieUnexpected)
 
+    /**
+     * The product comes with its own search indexes, in every embedding space. Under the spaces'
+     * lock: a space made at the same moment then either sees the product or is seen by it.
+     */
     const create = Effect.fn("Products.create")(function*(input: NewProduct) {
-      const row = yield* repo.insert({
-        name: input.name,
-        slug: input.slug,
-        settings: merge(ProductSettings.defaults, input.settings)
-      })
+      const row = yield* transactions.withTransaction(Effect.gen(function*() {
+        yield* spaces.lockSpaces
+        const inserted = yield* repo.insert({
+          name: input.name,
+          slug: input.slug,
+          settings: merge(ProductSettings.defaults, input.settings)
+        })
+        yield* repo.createIndexes(inserted.id)
+        return inserted
+      }))
       return toProduct(row)
     }, orDieUnexpected)
 
@@ -60,5 +71,5 @@ export class Products extends Effect.Service<Products>()("@nestfleet/core/Produc
 
     return { list, get, getBySlug, create, update } as const
   }),
-  dependencies: [Transactions.Default, ProductsRepo.Default]
+  dependencies: [Transactions.Default, ProductsRepo.Default, EmbeddingSpacesRepo.Default]
 }) {}

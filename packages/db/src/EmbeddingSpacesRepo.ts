@@ -1,7 +1,8 @@
 /**
  * Embedding spaces and the vectors in them. Each space has its own partial HNSW indexes on
- * `embedding::vector(N)`, made when the space is: a vector column without a fixed dimension
- * holds every space, and each space's searches use the index made for its N.
+ * `embedding::vector(N)`, one per product, made when the space or the product is: a vector
+ * column without a fixed dimension holds every space, and a search in one product of a space
+ * uses the index made for that pair and its N. A vector carries its article's or case's product.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { CaseId } from "@nestfleet/domain/Cases"
@@ -73,21 +74,22 @@ export class EmbeddingSpacesRepo extends Effect.Service<EmbeddingSpacesRepo>()("
           returning *`
     })
 
-    /** Both tables' HNSW indexes for the space; identifiers and the type are made of integers only. */
-    const createIndexes = (space: EmbeddingSpaceRow) => {
-      const { dimensions, id } = space
-      if (!Number.isInteger(id) || !Number.isInteger(dimensions)) return Effect.dieMessage("Space id and dimensions are integers")
-      return Effect.zipRight(
-        sql.unsafe(
-          `create index if not exists chunk_embeddings_space_${id} on chunk_embeddings ` +
-            `using hnsw ((embedding::vector(${dimensions})) vector_cosine_ops) where space_id = ${id}`
-        ),
-        sql.unsafe(
-          `create index if not exists case_embeddings_space_${id} on case_embeddings ` +
-            `using hnsw ((embedding::vector(${dimensions})) vector_cosine_ops) where space_id = ${id}`
-        )
-      )
-    }
+    /**
+     * The space's HNSW indexes, one per product on each table (`create_embedding_indexes`,
+     * migration 008): searches are per product, and an index holding only the product's vectors
+     * keeps HNSW from walking past everyone else's. A product made later gets its own with
+     * `ProductsRepo.createIndexes`.
+     */
+    const createIndexes = (space: EmbeddingSpaceRow) =>
+      sql`select create_embedding_indexes(${space.id}, p.id) from products p`.pipe(Effect.asVoid)
+
+    /** A space no longer used: its vectors and indexes go. */
+    const dropVectors = (id: number) =>
+      Effect.all([
+        sql`delete from chunk_embeddings where space_id = ${id}`,
+        sql`delete from case_embeddings where space_id = ${id}`,
+        sql`select drop_embedding_indexes(${id})`
+      ], { discard: true })
 
     /**
      * The space for `identity` in `state`, made with its indexes; `undefined` when another
@@ -113,12 +115,7 @@ export class EmbeddingSpacesRepo extends Effect.Service<EmbeddingSpacesRepo>()("
         const retired = yield* sql<{ id: number }>`
           update embedding_spaces set state = 'retired' where state = 'active' returning id`
         yield* setState(id, "active")
-        for (const { id: old } of retired) {
-          yield* sql`delete from chunk_embeddings where space_id = ${old}`
-          yield* sql`delete from case_embeddings where space_id = ${old}`
-          yield* sql.unsafe(`drop index if exists chunk_embeddings_space_${Number(old)}`)
-          yield* sql.unsafe(`drop index if exists case_embeddings_space_${Number(old)}`)
-        }
+        for (const { id: old } of retired) yield* dropVectors(old)
       })
 
     /** Serialises changes of spaces across processes for the rest of the transaction. */
@@ -126,11 +123,12 @@ export class EmbeddingSpacesRepo extends Effect.Service<EmbeddingSpacesRepo>()("
 
     const insertChunkVectors = (spaceId: number, vectors: ReadonlyArray<{ chunkId: string; vector: ReadonlyArray<number> }>) =>
       vectors.length === 0 ? Effect.void : sql`
-        insert into chunk_embeddings (chunk_id, space_id, embedding)
-        select v.chunk_id, ${spaceId}, v.embedding::vector
+        insert into chunk_embeddings (chunk_id, space_id, product_id, embedding)
+        select v.chunk_id, ${spaceId}, a.product_id, v.embedding::vector
         from unnest(${textArray(vectors.map((v) => v.chunkId))}::uuid[],
                     ${textArray(vectors.map((v) => vectorLiteral(v.vector)))}::text[]) as v (chunk_id, embedding)
         join article_chunks c on c.id = v.chunk_id
+        join articles a on a.id = c.article_id
         on conflict (space_id, chunk_id) do update set embedding = excluded.embedding`.pipe(Effect.asVoid)
 
     /** Passages without a vector in the space, oldest articles first: what a rebuild embeds next. */
@@ -159,8 +157,9 @@ export class EmbeddingSpacesRepo extends Effect.Service<EmbeddingSpacesRepo>()("
       readonly contentHash: string
     }) =>
       sql`
-        insert into case_embeddings (case_id, space_id, embedding, content_hash)
-        values (${input.caseId}, ${input.spaceId}, ${vectorLiteral(input.vector)}::vector, ${input.contentHash})
+        insert into case_embeddings (case_id, space_id, product_id, embedding, content_hash)
+        select c.id, ${input.spaceId}, c.product_id, ${vectorLiteral(input.vector)}::vector, ${input.contentHash}
+        from cases c where c.id = ${input.caseId}
         on conflict (space_id, case_id)
         do update set embedding = excluded.embedding, content_hash = excluded.content_hash, updated_at = now()`.pipe(
         Effect.asVoid
@@ -183,7 +182,8 @@ export class EmbeddingSpacesRepo extends Effect.Service<EmbeddingSpacesRepo>()("
       findById,
       findByIdentity,
       create,
-      retire: (id: number) => setState(id, "retired"),
+      /** A building space given up for another model: nothing searches it, so its vectors and indexes go. */
+      retire: (id: number) => Effect.zipRight(setState(id, "retired"), dropVectors(id)),
       /** A retired space chosen again: its vectors were dropped with its indexes, so both start afresh. */
       revive: (space: EmbeddingSpaceRow, state: "building" | "active") =>
         Effect.zipRight(setState(space.id, state), createIndexes(space)),

@@ -75,19 +75,22 @@ export class MatchesRepo extends Effect.Service<MatchesRepo>()("@nestfleet/db/Ma
               select case_id, distance, row_number() over (order by distance) as rank from (
                 select e.case_id, e.embedding::${type} <=> ${query} as distance
                 from case_embeddings e join cases c on c.id = e.case_id
-                where e.space_id = ${vector.spaceId} and c.product_id = ${productId} and c.id <> ${excludeCaseId}
+                -- Space and product name the HNSW index holding only this product's vectors.
+                where e.space_id = ${vector.spaceId} and e.product_id = ${productId} and c.id <> ${excludeCaseId}
                 order by e.embedding::${type} <=> ${query}
                 limit ${candidates}
               ) s`
           })()
+        // A case found by words alone has its distance looked up by key.
         const similarity = vector === null
           ? sql`null::float8`
-          : sql`1 - coalesce(f.distance, e.embedding::${sql.literal(`vector(${vector.dimensions})`)} <=> ${
-            vectorLiteral(vector.vector)
-          }::${sql.literal(`vector(${vector.dimensions})`)})`
-        const spaceJoin = vector === null
-          ? sql``
-          : sql`left join case_embeddings e on e.case_id = f.case_id and e.space_id = ${vector.spaceId}`
+          : (() => {
+            const type = sql.literal(`vector(${dimensionsOf(vector)})`)
+            return sql`1 - coalesce(f.distance, (
+              select e.embedding::${type} <=> ${vectorLiteral(vector.vector)}::${type} from case_embeddings e
+              where e.space_id = ${vector.spaceId} and e.case_id = f.case_id
+            ))`
+          })()
         return withFilteredVectorScan(sql)(Effect.flatMap(
           sql`
             with semantic as (${semantic}), lexical as (${lexical}),
@@ -97,7 +100,7 @@ export class MatchesRepo extends Effect.Service<MatchesRepo>()("@nestfleet/db/Ma
               from semantic s full join lexical l on l.case_id = s.case_id
             )
             select c.id as case_id, c.number::text as number, c.subject, c.status, f.fused, ${similarity} as similarity
-            from fused f join cases c on c.id = f.case_id ${spaceJoin}
+            from fused f join cases c on c.id = f.case_id
             order by f.fused desc`,
           Schema.decodeUnknown(Schema.Array(CaseHit))
         ))

@@ -71,11 +71,19 @@ export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/
           returning *`
     })
 
+    /**
+     * The product's own indexes (`create_product_indexes`, migration 008): its passages' words,
+     * and its vectors in every embedding space searched or being filled. Searches are per
+     * product, and an index holding only the product's rows spares them everyone else's.
+     */
+    const createIndexes = (id: ProductId) => sql`select create_product_indexes(${id})`.pipe(Effect.asVoid)
+
     return {
       list: () => list(undefined),
       findById,
       findBySlug,
       lock,
+      createIndexes,
       insert: (fields: typeof ProductFields.Type) => insertRow(fields).pipe(onSlugTaken(fields.slug)),
       update: (id: ProductId, fields: typeof ProductFields.Type) => updateRow({ id, ...fields }).pipe(onSlugTaken(fields.slug))
     } as const
