@@ -55,6 +55,19 @@ const verify = (pool: pg.Pool, where: string) =>
     })
   )
 
+/**
+ * Settings of every session. pgvector's HNSW search visits a fixed number of candidates
+ * (`ef_search`) and filters them afterwards: the index searched holds one product's vectors
+ * in one space (migration 008), but some are still filtered out (a draft's passages, the case
+ * being matched), and the LIMIT (up to 50 candidates) must still be filled, so the search
+ * visits 100 and, with the iterative scan, goes on until it is filled. Set per session, not
+ * per statement: a transaction of its own for `SET LOCAL` cost a search three round trips.
+ */
+export const sessionSettings: Readonly<Record<string, string>> = {
+  "hnsw.ef_search": "100",
+  "hnsw.iterative_scan": "relaxed_order"
+}
+
 const makeServer = (options: { readonly url: Redacted.Redacted; readonly poolMax: number }) =>
   Effect.gen(function*() {
     const pool = yield* Effect.acquireRelease(
@@ -66,6 +79,7 @@ const makeServer = (options: { readonly url: Redacted.Redacted; readonly poolMax
             connectionTimeoutMillis: 10_000,
             idleTimeoutMillis: 30_000,
             application_name: "nestfleet",
+            options: Object.entries(sessionSettings).map(([name, value]) => `-c ${name}=${value}`).join(" "),
             // Runs the statements marked for it as prepared statements.
             Client: PreparingClient
           })
@@ -109,6 +123,11 @@ const makeEmbedded = (options: { readonly dataDir: string }) =>
       (pool) => Effect.promise(() => pool.end())
     )
     yield* verify(pool, options.dataDir)
+    // The one session of the embedded database.
+    yield* Effect.tryPromise({
+      try: () => pool.query(Object.keys(sessionSettings).map((name) => `set ${name} = '${sessionSettings[name]}'`).join("; ")),
+      catch: (cause) => new DatabaseUnavailable({ message: `Cannot configure the embedded database: ${reason(cause)}`, cause })
+    })
     // LISTEN goes through the pool, so it never lands inside someone else's transaction on
     // the one session; PGlite hands every notification of that session to its listeners.
     const listen: Listen = async (channel, onNotification) => {

@@ -60,19 +60,6 @@ export interface SpaceVector {
   readonly vector: ReadonlyArray<number>
 }
 
-/**
- * HNSW visits a fixed number of candidates (ef_search) and filters them afterwards. The index
- * searched holds one product's vectors (migration 008), but some are still filtered out (a
- * draft's passages, the case being matched), and the LIMIT must still be filled: pgvector's
- * iterative scan goes on visiting until it is. The settings are local to a transaction, so the
- * statement runs in one of its own (or in the caller's).
- */
-export const withFilteredVectorScan = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  sql.withTransaction(Effect.zipRight(
-    sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', '100', true)`,
-    effect
-  ))
-
 /** pgvector's text form of a vector. */
 /** A dimension count, checked: it is written into the statement as the cast's type modifier. */
 export const dimensionsOf = (vector: SpaceVector) => {
@@ -351,7 +338,7 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       }
       const type = sql.literal(`vector(${dimensionsOf(vector)})`)
       const query = sql`${vectorLiteral(vector.vector)}::${type}`
-      return withFilteredVectorScan(sql)(Effect.flatMap(
+      return Effect.flatMap(
         sql`
           with semantic as (
             select chunk_id, distance, row_number() over (order by distance) as rank from (
@@ -383,7 +370,7 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
           join articles a on a.id = c.article_id
           order by f.fused desc`,
         Schema.decodeUnknown(Schema.Array(PassageHit))
-      ))
+      )
     })
 
     return {

@@ -3,7 +3,7 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { CaseId, CaseMatch, ReasoningStep, RoutingDecision } from "@nestfleet/domain/Cases"
 import { ProductId } from "@nestfleet/domain/Products"
 import { Effect, Option, Schema } from "effect"
-import { dimensionsOf, fusionK, type SpaceVector, vectorLiteral, withFilteredVectorScan } from "./KnowledgeRepo.js"
+import { dimensionsOf, fusionK, type SpaceVector, vectorLiteral } from "./KnowledgeRepo.js"
 
 export class CaseHit extends Schema.Class<CaseHit>("CaseHit")({
   caseId: CaseId,
@@ -91,7 +91,7 @@ export class MatchesRepo extends Effect.Service<MatchesRepo>()("@nestfleet/db/Ma
               where e.space_id = ${vector.spaceId} and e.case_id = f.case_id
             ))`
           })()
-        return withFilteredVectorScan(sql)(Effect.flatMap(
+        return Effect.flatMap(
           sql`
             with semantic as (${semantic}), lexical as (${lexical}),
             fused as (
@@ -103,7 +103,7 @@ export class MatchesRepo extends Effect.Service<MatchesRepo>()("@nestfleet/db/Ma
             from fused f join cases c on c.id = f.case_id
             order by f.fused desc`,
           Schema.decodeUnknown(Schema.Array(CaseHit))
-        ))
+        )
       })
 
     /** A match run's result, once per job: `none` when this job stored one before. */

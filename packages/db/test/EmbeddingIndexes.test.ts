@@ -109,6 +109,19 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("vector indexes
       expect(yield* searchIndexes).toEqual([c, d, e].map(hex).sort())
     }))
 
+  it.effect("every session searches HNSW with ef_search 100 and the iterative scan, outside any transaction", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      // Several statements, so that on the server more than one pooled session answers.
+      const settings = yield* Effect.all(
+        Array.from({ length: 4 }, () =>
+          sql<{ efSearch: string; iterativeScan: string }>`
+            select current_setting('hnsw.ef_search') as ef_search, current_setting('hnsw.iterative_scan') as iterative_scan`),
+        { concurrency: 4 }
+      )
+      expect(settings.flat()).toEqual(Array(4).fill({ efSearch: "100", iterativeScan: "relaxed_order" }))
+    }))
+
   it.effect("a search stays in its product, and its vector half can use the product's index", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
