@@ -68,3 +68,80 @@ export const chunk = (article: Article): Array<Chunk> => {
   }
   return chunks.length > 0 ? chunks : [{ articleId: article.id, text: article.title }]
 }
+
+// ---------------------------------------------------------------------------------------------
+// Variants for the recipe search (`compare-embeddings.ts --recipes`).
+import * as ArticleChunks from "../../packages/core/src/ArticleChunks.js"
+
+/** A passage with its parts apart, so that what is embedded and what is indexed can differ. */
+export interface Passage {
+  readonly articleId: string
+  readonly title: string
+  /** Section heading path below the title ("" for the page's lead). */
+  readonly section: string
+  readonly body: string
+  /** `lead`: the whole-article pseudo-passage (title + first paragraph). */
+  readonly kind: "chunk" | "lead"
+}
+
+/** `chunk` with its parts apart: `evalText` of each is exactly `chunk`'s text. */
+export const evalPassages = (article: Article, window = windowChars): Array<Passage> => {
+  const passages: Array<Passage> = []
+  for (const section of article.body.split(/\n(?=#{1,6} )/)) {
+    const heading = /^#{1,6} (.+)/.exec(section)?.[1] ?? ""
+    const sectionName = heading === "" || heading === article.title ? "" : heading
+    const paragraphs = section.replace(/^#{1,6} .+\n?/, "").split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p !== "")
+    let text = ""
+    const flush = () => {
+      if (text !== "") passages.push({ articleId: article.id, title: article.title, section: sectionName, body: text, kind: "chunk" })
+      text = ""
+    }
+    for (const paragraph of paragraphs) {
+      if (text !== "" && text.length + paragraph.length > window) flush()
+      text = text === "" ? paragraph.slice(0, window * 2) : `${text}\n\n${paragraph}`
+    }
+    flush()
+    if (paragraphs.length === 0 && heading !== "") {
+      passages.push({ articleId: article.id, title: article.title, section: sectionName, body: "", kind: "chunk" })
+    }
+  }
+  return passages.length > 0 ? passages : [{ articleId: article.id, title: article.title, section: "", body: "", kind: "chunk" }]
+}
+
+/** The text `chunk` gives a passage of `evalPassages`: "Title — Section", newline, body. */
+export const evalText = (p: Passage) => {
+  const prefix = p.section === "" ? p.title : `${p.title} — ${p.section}`
+  return p.body === "" ? prefix : `${prefix}\n${p.body}`
+}
+
+/** The product's chunking (packages/core/src/ArticleChunks.ts: 1000/1600 characters, one paragraph of overlap, heading path). */
+export const productionPassages = (article: Article): Array<Passage> =>
+  ArticleChunks.chunk(article.title, article.body).map((c) => {
+    const path = c.heading.split(" › ")
+    return {
+      articleId: article.id,
+      title: article.title,
+      section: path.slice(1).join(" › "),
+      body: c.text === article.title && path.length === 1 ? "" : c.text,
+      kind: "chunk" as const
+    }
+  })
+
+/** What the product embeds for a passage of `productionPassages` (ArticleChunks.embeddingText). */
+export const productionText = (p: Passage) =>
+  p.kind === "lead" ? evalText(p) : ArticleChunks.embeddingText({
+    heading: [p.title, ...(p.section === "" ? [] : [p.section])].join(" › "),
+    text: p.body === "" ? p.title : p.body
+  })
+
+/**
+ * The whole-article pseudo-passage: title, then the first paragraph of prose (not a heading,
+ * code block, table, list of links, or admonition), at most `windowChars`.
+ */
+export const leadPassage = (article: Article): Passage => {
+  const paragraphs = article.body.split(/\n\s*\n/).map((p) => p.trim())
+  const prose = paragraphs.find((p) =>
+    p.length >= 40 && !/^(#{1,6} |```|~~~|\||<|>|- \[|\* \[|import |export )/.test(p)
+  ) ?? ""
+  return { articleId: article.id, title: article.title, section: "", body: prose.slice(0, windowChars), kind: "lead" }
+}
