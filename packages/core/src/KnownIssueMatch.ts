@@ -27,6 +27,12 @@ import { orDieUnexpected } from "./Unexpected.js"
 
 /** Matches kept on a case, best first. */
 export const maxMatches = 10
+/**
+ * Other cases kept at most: a case's score (how alike two reports read) runs higher than an
+ * article's (whether a page answers), so without a cap similar cases would crowd out every
+ * article.
+ */
+export const maxCaseMatches = 5
 /** A case-match at least this likely to be the same issue marks the case a likely duplicate. */
 export const likelyDuplicateScore = 0.9
 const caseCandidates = 30
@@ -73,12 +79,12 @@ const caseMatch = (hit: CaseHit, model: MatchScore.ScoredModel | null): Omit<Sto
   snippet: `#${hit.number} · ${hit.status}`
 })
 
-/** Articles and cases in one list: by score, then as each search ranked them. */
+/** Articles and at most `maxCaseMatches` cases in one list: by score, then as each search ranked them. */
 export const rankMatches = (
   articles: ReadonlyArray<Omit<StoredMatch, "rank">>,
   cases: ReadonlyArray<Omit<StoredMatch, "rank">>
 ): Array<StoredMatch> =>
-  [...articles.map((match, order) => ({ match, order })), ...cases.map((match, order) => ({ match, order }))]
+  [...articles.map((match, order) => ({ match, order })), ...cases.slice(0, maxCaseMatches).map((match, order) => ({ match, order }))]
     .sort((a, b) => b.match.score - a.match.score || a.order - b.order)
     .slice(0, maxMatches)
     .map(({ match }, i) => ({ ...match, rank: i + 1 }))
@@ -125,7 +131,7 @@ export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfle
       const passages = yield* knowledge.searchPassages(row.productId, text, vector)
       const articles = bestPerArticle(passages.hits, passages.model)
       const caseModel = Option.isSome(vector)
-        ? yield* Effect.map(spaces.findById(vector.value.spaceId), Option.match({ onNone: () => null, onSome: MatchScore.modelOf }))
+        ? yield* Effect.map(spaces.findById(vector.value.spaceId), Option.match({ onNone: () => null, onSome: MatchScore.caseModelOf }))
         : null
       const caseHits = yield* matches.similarCases({
         productId: row.productId,
