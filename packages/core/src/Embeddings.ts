@@ -81,10 +81,11 @@ export class Embeddings extends Effect.Service<Embeddings>()("@nestfleet/core/Em
      * rebuild even before any article changes.
      */
     const queryVector = Effect.fn("Embeddings.queryVector")(function*(text: string) {
-      const active = yield* spaces.active()
       const embedded = yield* llm.embed([text])
       const space = yield* spaceFor(embedded)
       if (space.state === "active") return Option.some<SpaceVector>({ spaceId: space.id, dimensions: space.dimensions, vector: embedded.vectors[0]! })
+      // Only while a model change rebuilds the vectors: the space searched is another one.
+      const active = yield* spaces.active()
       if (Option.isNone(active)) return Option.none<SpaceVector>()
       const previous = active.value
       const vector = previous.provider === BuiltinProvider.name && sameIdentity(previous, { provider: BuiltinProvider.name, ...BuiltinProvider.provider.embedding })

@@ -255,6 +255,25 @@ export class Knowledge extends Effect.Service<Knowledge>()("@nestfleet/core/Know
      * query is embedded in the active space when it can be; if the model cannot be reached,
      * words alone rank (and scores say so: they come from meaning only).
      */
+    /**
+     * How passages of a space are scored, kept per space id: a space's model never changes
+     * (a new model makes a new space), and search should not pay a round trip to read it.
+     */
+    const scoredModels = new Map<number, MatchScore.ScoredModel>()
+    const scoredModelOf = (spaceId: number) => {
+      const known = scoredModels.get(spaceId)
+      return known !== undefined
+        ? Effect.succeed(known)
+        : Effect.map(spaces.findById(spaceId), Option.match({
+          onNone: () => null,
+          onSome: (space) => {
+            const model = MatchScore.modelOf(space)
+            scoredModels.set(spaceId, model)
+            return model
+          }
+        }))
+    }
+
     const searchPassages = Effect.fn("Knowledge.searchPassages")(function*(
       productId: ProductId,
       text: string,
@@ -275,9 +294,7 @@ export class Knowledge extends Effect.Service<Knowledge>()("@nestfleet/core/Know
         candidates: candidatesPerRanking,
         commonWords: yield* commonWords.get("all")
       })
-      const model = Option.isSome(vector)
-        ? yield* Effect.map(spaces.findById(vector.value.spaceId), Option.match({ onNone: () => null, onSome: MatchScore.modelOf }))
-        : null
+      const model = Option.isSome(vector) ? yield* scoredModelOf(vector.value.spaceId) : null
       return { hits, model }
     })
 
