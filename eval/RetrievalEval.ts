@@ -10,34 +10,17 @@
  * With `--calibrate` it also fits the logistic curve (MatchScore) of the embedding model on
  * these pairs — run it on dev, never on held-out.
  */
-import * as Fs from "node:fs"
+import { readJsonl } from "./lib/Jsonl.js"
 import { calibrationBins, ece } from "./lib/Metrics.js"
 import * as NestFleetProcess from "./lib/NestFleetProcess.js"
+import type { Article, Question } from "./lib/RetrievalDataset.js"
 
-interface Article {
-  readonly id: string
-  readonly product: string
-  readonly title: string
-  readonly url: string
-  readonly body: string
-}
-
-interface Question {
-  readonly id: string
-  readonly product: string
-  readonly question: string
-  readonly answerArticleIds: ReadonlyArray<string>
-  readonly split: "dev" | "heldout"
-}
 
 interface Match {
   readonly kind: "article" | "case"
   readonly articleId?: string
   readonly score: number
 }
-
-const readJsonl = <A>(file: string): Array<A> =>
-  Fs.readFileSync(file, "utf8").split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as A)
 
 const option = (args: ReadonlyArray<string>, name: string) => {
   const i = args.indexOf(name)

@@ -10,9 +10,9 @@
  */
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { Effect, Redacted } from "effect"
-import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { readJsonl } from "../../eval/lib/Jsonl.js"
 import * as NestFleetProcess from "../../eval/lib/NestFleetProcess.js"
 import { median, now, percentile, printTable } from "../lib/Stats.js"
 
@@ -20,12 +20,9 @@ const root = Path.resolve(fileURLToPath(import.meta.url), "../../..")
 const runs = [{ perSecond: 1, seconds: 30 }, { perSecond: 10, seconds: 20 }] as const
 const warmUp = 5
 
-const readJsonl = <A>(file: string): Array<A> =>
-  Fs.readFileSync(Path.join(root, file), "utf8").split("\n").filter((line) => line.trim() !== "").map((l) => JSON.parse(l) as A)
-
-const articles = readJsonl<{ product: string; title: string; url: string; body: string }>("eval/retrieval/articles.jsonl")
+const articles = readJsonl<{ product: string; title: string; url: string; body: string }>(Path.join(root, "eval/retrieval/articles.jsonl"))
   .filter((article) => article.product === "fastify" || article.product === "pino")
-const messages = readJsonl<{ title: string; body: string }>("eval/triage/dev.jsonl")
+const messages = readJsonl<{ title: string; body: string }>(Path.join(root, "eval/triage/dev.jsonl"))
   .map((issue) => ({ subject: issue.title, body: issue.body.trim() || issue.title }))
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

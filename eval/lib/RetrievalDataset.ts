@@ -1,6 +1,6 @@
 /** The retrieval dataset (eval/retrieval/*.jsonl) and how articles are cut into chunks. */
-import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { readJsonl } from "./Jsonl.js"
 
 export interface Article {
   readonly id: string
@@ -30,14 +30,9 @@ export interface Chunk {
 
 const dataDir = Path.join(import.meta.dirname, "../retrieval")
 
-const readJsonl = <A>(file: string): Array<A> =>
-  Fs.readFileSync(Path.join(dataDir, file), "utf8").split("\n").filter((line) => line.trim() !== "").map(
-    (line) => JSON.parse(line) as A
-  )
+export const articles = (): Array<Article> => readJsonl<Article>(Path.join(dataDir, "articles.jsonl"))
 
-export const articles = (): Array<Article> => readJsonl<Article>("articles.jsonl")
-
-export const questions = (): Array<Question> => readJsonl<Question>("questions.jsonl")
+export const questions = (): Array<Question> => readJsonl<Question>(Path.join(dataDir, "questions.jsonl"))
 
 /** Characters per chunk: about a paragraph, the span a sentence encoder summarises without washing out. */
 const windowChars = 700

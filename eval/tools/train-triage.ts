@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url"
 import * as BuiltinEmbeddings from "../../packages/ai/src/BuiltinEmbeddings.js"
 import * as EmbeddingTriage from "../../packages/ai/src/EmbeddingTriage.js"
 import { classify as lexicalClassify } from "../../packages/ai/src/LexicalTriage.js"
+import { readJsonl } from "../lib/Jsonl.js"
 import { accuracy, ece, macroF1 } from "../lib/Metrics.js"
 import { maxBodyChars, maxPerRepo, parseRaw, severityOf, type TriageType, typeOf } from "./build-triage-dataset.js"
 
@@ -47,9 +48,6 @@ interface Issue {
   readonly body: string
   readonly type: TriageType
 }
-
-const readJsonl = <A>(file: string): Array<A> =>
-  Fs.readFileSync(file, "utf8").split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as A)
 
 // ---- 1. the extra training set ----
 

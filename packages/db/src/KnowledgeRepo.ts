@@ -110,15 +110,16 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
+    const insertStatement = (row: typeof NewArticleRow.Encoded) =>
+      sql`
+        insert into articles (product_id, title, body, url, tags, status, source_path, created_by)
+        values (${row.productId}, ${row.title}, ${row.body}, ${row.url}, ${textArray(row.tags)}::text[],
+                ${row.status}, ${row.sourcePath}, ${row.createdBy})`
+
     const insert = SqlSchema.single({
       Request: NewArticleRow,
       Result: ArticleRow,
-      execute: (row) =>
-        sql`
-          insert into articles (product_id, title, body, url, tags, status, source_path, created_by)
-          values (${row.productId}, ${row.title}, ${row.body}, ${row.url}, ${textArray(row.tags)}::text[],
-                  ${row.status}, ${row.sourcePath}, ${row.createdBy})
-          returning *`
+      execute: (row) => sql`${insertStatement(row)} returning *`
     })
 
     const findById = SqlSchema.findOne({
@@ -149,13 +150,7 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
     const insertFromSource = SqlSchema.findOne({
       Request: Schema.Struct({ ...NewArticleRow.fields, sourcePath: Schema.String }),
       Result: ArticleRow,
-      execute: (row) =>
-        sql`
-          insert into articles (product_id, title, body, url, tags, status, source_path, created_by)
-          values (${row.productId}, ${row.title}, ${row.body}, ${row.url}, ${textArray(row.tags)}::text[],
-                  ${row.status}, ${row.sourcePath}, ${row.createdBy})
-          on conflict on constraint articles_source_unique do nothing
-          returning *`
+      execute: (row) => sql`${insertStatement(row)} on conflict on constraint articles_source_unique do nothing returning *`
     })
 
     /** The paths of the product's articles imported from under `prefix` that are not in `keep`. */
