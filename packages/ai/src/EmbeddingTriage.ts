@@ -16,7 +16,8 @@
 import type { CaseType, ReasoningStep, Severity } from "@nestfleet/domain/Cases"
 import { truncate } from "@nestfleet/domain/Text"
 import { Effect, Record as Rec, Schema } from "effect"
-import { label, type LexicalType, type Lexicon, severityCues, typeLexicons, usualSeverity } from "./LexicalTriageLexicon.js"
+import { cuePatterns, type Match, matchLexicon, normalize, sum, typePatterns } from "./LexicalTriage.js"
+import { label, type LexicalType, usualSeverity } from "./LexicalTriageLexicon.js"
 import modelData from "./TriageModel.json" with { type: "json" }
 
 // ---- the model ----
@@ -62,44 +63,7 @@ export const decodeModel = (input: unknown): TriageModel => {
 /** The shipped model, checked when this module loads. */
 export const model: TriageModel = decodeModel(modelData)
 
-// ---- lexical evidence (the rules of LexicalTriage: subject words 1.5×, repeats add log-wise) ----
-
-interface Text {
-  readonly subject: string
-  readonly body: string
-}
-
-interface Match {
-  readonly term: string
-  readonly count: number
-  readonly inSubject: boolean
-  readonly score: number
-}
-
-const normalize = (text: string) => text.toLowerCase().replace(/[’‘]/g, "'").replace(/\s+/g, " ")
-
-const escape = (term: string) => term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-
-const pattern = (term: string) =>
-  /^\W+$/.test(term) ? new RegExp(escape(term), "g") : new RegExp(`(?<![\\w'-])${escape(term)}(?![\\w'-])`, "g")
-
-type Compiled = ReadonlyArray<{ readonly term: string; readonly weight: number; readonly pattern: RegExp }>
-
-const compile = (lexicon: Lexicon): Compiled => lexicon.map(([term, weight]) => ({ term, weight, pattern: pattern(term) }))
-
-const typePatterns = Rec.map(typeLexicons, compile)
-const cuePatterns = Rec.map(severityCues, compile)
-
-const matchLexicon = (lexicon: Compiled, text: Text): Array<Match> =>
-  lexicon.flatMap(({ pattern, term, weight }) => {
-    const inSubject = text.subject.match(pattern)?.length ?? 0
-    const inBody = text.body.match(pattern)?.length ?? 0
-    const total = inSubject + inBody
-    if (total === 0) return []
-    return [{ term, count: total, inSubject: inSubject > 0, score: weight * (1 + Math.log(total)) * (inSubject > 0 ? 1.5 : 1) }]
-  })
-
-const sum = (matches: ReadonlyArray<Match>) => matches.reduce((total, match) => total + match.score, 0)
+// ---- lexical evidence (LexicalTriage's matching: subject words 1.5×, repeats add log-wise) ----
 
 /** Each lexical type's matches in a message. */
 export const lexicalEvidence = (input: Input): Record<LexicalType, ReadonlyArray<Match>> => {

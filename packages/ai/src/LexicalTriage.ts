@@ -36,19 +36,19 @@ const howToEvidence = 2.5
 // ---- reading and matching ----
 
 /** The message as the lexicons are matched against it: lower case, one kind of apostrophe and space. */
-interface Text {
+export interface Text {
   readonly subject: string
   readonly body: string
 }
 
-const normalize = (text: string) => text.toLowerCase().replace(/[’‘]/g, "'").replace(/\s+/g, " ")
+export const normalize = (text: string) => text.toLowerCase().replace(/[’‘]/g, "'").replace(/\s+/g, " ")
 
 const read = (input: Input): Text => ({
   subject: normalize(input.subject),
   body: normalize(input.body)
 })
 
-interface Match {
+export interface Match {
   readonly term: string
   readonly count: number
   readonly inSubject: boolean
@@ -66,11 +66,11 @@ type Compiled = ReadonlyArray<{ readonly term: string; readonly weight: number; 
 
 const compile = (lexicon: Lexicon): Compiled => lexicon.map(([term, weight]) => ({ term, weight, pattern: pattern(term) }))
 
-const typePatterns = Record.map(typeLexicons, compile)
-const cuePatterns = Record.map(severityCues, compile)
+export const typePatterns = Record.map(typeLexicons, compile)
+export const cuePatterns = Record.map(severityCues, compile)
 
 /** Subject words count 1.5×; each repeat of a term adds less (1, 1.5, 1.83, …: log growth). */
-const matchLexicon = (lexicon: Compiled, text: Text): Array<Match> =>
+export const matchLexicon = (lexicon: Compiled, text: Text): Array<Match> =>
   lexicon.flatMap(({ pattern, term, weight }) => {
     const inSubject = text.subject.match(pattern)?.length ?? 0
     const inBody = text.body.match(pattern)?.length ?? 0
@@ -80,7 +80,7 @@ const matchLexicon = (lexicon: Compiled, text: Text): Array<Match> =>
     return [{ term, count: total, inSubject: inSubject > 0, score }]
   })
 
-const sum = (matches: ReadonlyArray<Match>) => matches.reduce((total, match) => total + match.score, 0)
+export const sum = (matches: ReadonlyArray<Match>) => matches.reduce((total, match) => total + match.score, 0)
 
 // ---- scoring: which type ----
 
