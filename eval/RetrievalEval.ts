@@ -1,5 +1,5 @@
 /**
- * `pnpm eval retrieval <articles.jsonl> <questions.jsonl> [--split dev|heldout|all] [--products a,b] [--calibrate …]`
+ * `pnpm eval retrieval <articles.jsonl> <questions.jsonl> [--split dev|heldout|all] [--products a,b] [--calibrate]`
  *
  * The articles of every product the chosen questions ask about are written to a running
  * NestFleet through its API and embedded by its worker; each question is then delivered as a
@@ -7,8 +7,9 @@
  * article matches stored on its case are read back. Prints recall@1/5 (an answer page among
  * the first k article matches) and MRR, and how well the match scores are calibrated: the
  * expected calibration error of `score` read as the probability that the article answers.
- * With `--calibrate` it also fits the logistic curve (MatchScore) of the embedding model on
- * these pairs — run it on dev, never on held-out.
+ * With `--calibrate` it also fits the score curve (MatchScore) of the embedding model on the
+ * listed article matches, from the evidence each carries (cosine and share of the words) —
+ * run it on dev, never on held-out.
  */
 import { readJsonl } from "./lib/Jsonl.js"
 import { calibrationBins, ece } from "./lib/Metrics.js"
@@ -20,6 +21,7 @@ interface Match {
   readonly kind: "article" | "case"
   readonly articleId?: string
   readonly score: number
+  readonly evidence?: { readonly meaning: number | null; readonly words: number | null }
 }
 
 const option = (args: ReadonlyArray<string>, name: string) => {
@@ -27,39 +29,51 @@ const option = (args: ReadonlyArray<string>, name: string) => {
   return i === -1 ? undefined : args[i + 1]
 }
 
-/** The cosine a calibrated score came from, through the curve that made it. */
-const cosineOf = (score: number, curve: { midpoint: number; slope: number }) => {
-  const p = Math.min(Math.max(score, 1e-4), 1 - 1e-4)
-  return curve.midpoint + Math.log(p / (1 - p)) / curve.slope
+/**
+ * A logistic regression by Newton's method: P(relevant) = σ(w · x + bias), for feature rows
+ * `xs` (a small ridge keeps each step finite when the classes separate). Answers the weights,
+ * then the bias.
+ */
+export const fitLogistic = (xs: ReadonlyArray<ReadonlyArray<number>>, ys: ReadonlyArray<boolean>) => {
+  const n = (xs[0]?.length ?? 0) + 1
+  const rows = xs.map((x) => [...x, 1])
+  let w = new Array<number>(n).fill(0)
+  for (let iteration = 0; iteration < 100; iteration++) {
+    const gradient = new Array<number>(n).fill(0)
+    const hessian = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1e-6 : 0)))
+    rows.forEach((x, k) => {
+      const p = 1 / (1 + Math.exp(-x.reduce((total, v, i) => total + v * w[i]!, 0)))
+      const error = p - (ys[k] ? 1 : 0)
+      const weight = Math.max(p * (1 - p), 1e-9)
+      for (let i = 0; i < n; i++) {
+        gradient[i]! += error * x[i]!
+        for (let j = 0; j < n; j++) hessian[i]![j]! += weight * x[i]! * x[j]!
+      }
+    })
+    const step = solve(hessian, gradient)
+    w = w.map((v, i) => v - step[i]!)
+    if (step.reduce((total, v) => total + Math.abs(v), 0) < 1e-9) break
+  }
+  return w
 }
 
-/** A one-feature logistic regression by Newton's method: P(relevant) = σ(a·x + b). */
-export const fitLogistic = (xs: ReadonlyArray<number>, ys: ReadonlyArray<boolean>) => {
-  let a = 0
-  let b = 0
-  for (let iteration = 0; iteration < 100; iteration++) {
-    let ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0
-    xs.forEach((x, i) => {
-      const p = 1 / (1 + Math.exp(-(a * x + b)))
-      const error = p - (ys[i] ? 1 : 0)
-      const w = Math.max(p * (1 - p), 1e-9)
-      ga += error * x
-      gb += error
-      haa += w * x * x
-      hab += w * x
-      hbb += w
-    })
-    // A small ridge keeps the step finite when the classes separate.
-    haa += 1e-6
-    hbb += 1e-6
-    const det = haa * hbb - hab * hab
-    const da = (hbb * ga - hab * gb) / det
-    const db = (haa * gb - hab * ga) / det
-    a -= da
-    b -= db
-    if (Math.abs(da) + Math.abs(db) < 1e-9) break
+/** The solution of a small linear system by Gaussian elimination with partial pivoting. */
+const solve = (matrix: ReadonlyArray<ReadonlyArray<number>>, vector: ReadonlyArray<number>) => {
+  const n = vector.length
+  const a = matrix.map((row, i) => [...row, vector[i]!])
+  for (let col = 0; col < n; col++) {
+    const pivot = a.reduce((best, row, i) => (i >= col && Math.abs(row[col]!) > Math.abs(a[best]![col]!) ? i : best), col)
+    ;[a[col], a[pivot]] = [a[pivot]!, a[col]!]
+    for (let i = col + 1; i < n; i++) {
+      const factor = a[i]![col]! / a[col]![col]!
+      for (let j = col; j <= n; j++) a[i]![j]! -= factor * a[col]![j]!
+    }
   }
-  return { slope: a, midpoint: -b / a }
+  const x = new Array<number>(n).fill(0)
+  for (let i = n - 1; i >= 0; i--) {
+    x[i] = (a[i]![n]! - a[i]!.slice(i + 1, n).reduce((total, v, j) => total + v * x[i + 1 + j]!, 0)) / a[i]![i]!
+  }
+  return x
 }
 
 const num = (x: number) => (Number.isNaN(x) ? "n/a" : x.toFixed(3))
@@ -147,13 +161,28 @@ export const main = async (args: ReadonlyArray<string>) => {
     for (const bin of calibrationBins(scores, relevant, 10).filter((b) => b.count > 0)) {
       console.log(`  ${bin.from.toFixed(1)}-${bin.to.toFixed(1)}  n=${String(bin.count).padStart(4)}  mean score ${num(bin.confidence)}  answers ${num(bin.accuracy)}`)
     }
+    const byScore = results.map(({ question, ranked }) => ({
+      question,
+      ranked: [...ranked].sort((x, y) => y.score - x.score)
+    }))
+    const hitBy = (rows: typeof results, k: number) =>
+      rows.filter(({ question, ranked }) => ranked.slice(0, k).some((m) => question.answerArticleIds.includes(datasetId(m))))
+        .length / rows.length
+    console.log(`(the same matches ordered by score alone: recall@1 ${num(hitBy(byScore, 1))}   recall@5 ${num(hitBy(byScore, 5))})`)
     if (args.includes("--calibrate")) {
-      const curve = { midpoint: Number(option(args, "--midpoint") ?? NaN), slope: Number(option(args, "--slope") ?? NaN) }
-      if (Number.isNaN(curve.midpoint) || Number.isNaN(curve.slope)) {
-        throw new Error("--calibrate needs the curve the scores were made with: --midpoint M --slope S (MatchScore.curves)")
-      }
-      const fitted = fitLogistic(pairs.map((p) => cosineOf(p.score, curve)), relevant)
-      console.log(`\nfitted curve: { midpoint: ${fitted.midpoint.toFixed(3)}, slope: ${fitted.slope.toFixed(2)} }`)
+      // Every article match listed (up to 10 a case), by what its score is made from.
+      const listed = results.flatMap(({ question, ranked }) =>
+        ranked.flatMap((m) =>
+          m.evidence?.meaning == null
+            ? []
+            : [{ x: [m.evidence.meaning, m.evidence.words ?? 0], relevant: question.answerArticleIds.includes(datasetId(m)) }]
+        )
+      )
+      const [slope, words, bias] = fitLogistic(listed.map((p) => p.x), listed.map((p) => p.relevant)) as [number, number, number]
+      console.log(
+        `\nfitted curve on ${listed.length} listed article matches: ` +
+          `{ midpoint: ${(-bias / slope).toFixed(3)}, slope: ${slope.toFixed(3)}, words: ${words.toFixed(3)} }`
+      )
     }
   } catch (error) {
     process.stderr.write(`\nThe run failed; the end of NestFleet's log:\n${nestfleet.logTail()}\n`)

@@ -184,6 +184,12 @@ export interface Bm25Options extends LexemeOptions {
   readonly maxQueryTerms?: number
   /** Lexemes left out of the query (the product's `commonLexemes`). */
   readonly exclude?: ReadonlySet<string>
+  /**
+   * Only passages holding one of the query's rarest terms are scored (the others score 0):
+   * terms taken rarest first while their passage counts add up to at most this (the rarest
+   * always), as a search bounding the passages it ranks would.
+   */
+  readonly selectionBudget?: number
 }
 
 /** BM25 over fielded passages (BM25F-lite: a heading term counts `headingWeight` times). */
@@ -210,7 +216,19 @@ export const bm25Fielded = (documents: ReadonlyArray<Fielded>, options: Bm25Opti
     const terms = [...new Set(lexemes(query, options))]
       .filter((term) => !(options.exclude?.has(term) ?? false))
       .slice(0, options.maxQueryTerms ?? Infinity)
+    const selecting = new Set<string>()
+    if (options.selectionBudget !== undefined) {
+      let spent = 0
+      for (const term of [...terms].sort((x, y) => (documentFrequency.get(x) ?? 0) - (documentFrequency.get(y) ?? 0))) {
+        const n = documentFrequency.get(term) ?? 0
+        if (n === 0) continue
+        if (selecting.size > 0 && spent + n > options.selectionBudget) break
+        selecting.add(term)
+        spent += n
+      }
+    }
     return termCounts.map((counts, i) => {
+      if (options.selectionBudget !== undefined && ![...selecting].some((term) => counts.has(term))) return 0
       let score = 0
       for (const term of terms) {
         const tf = counts.get(term) ?? 0

@@ -21,6 +21,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as BuiltinEmbeddings from "../../packages/ai/src/BuiltinEmbeddings.js"
+import { tidy } from "../../packages/core/src/CaseText.js"
 import * as Metrics from "../lib/Metrics.js"
 import * as Rankers from "../lib/Rankers.js"
 import * as Dataset from "../lib/RetrievalDataset.js"
@@ -235,25 +236,12 @@ type QueryMode =
   | "title&tidy"
 
 /**
- * A question without what search cannot use: fenced code blocks, URLs and markdown images,
- * stack-trace and log lines, issue-template headings and check boxes.
+ * A question without what search cannot use: what the product's `CaseText.tidy` leaves out
+ * (URLs and images, stack frames, template headings, check boxes), and, unless `keepCode`,
+ * its fenced code blocks.
  */
-export const cleanQuestion = (text: string, keepCode = false): string => {
-  const boilerplate =
-    /^(#+\s*)?(\*\*)?(describe the bug|describe the solution you'?d like|describe alternatives you'?ve considered|is your feature request related to a problem\??( please describe\.?)?|expected behaviou?r|current behaviou?r|current vs\.? expected behaviou?r|actual behaviou?r|to reproduce|steps to reproduce|reproduction|link to the code that reproduces this issue|provide environment information|which area\(s\) are affected\?.*|which stage\(s\) are affected\?.*|additional context|bug report|feature request|question about next\.js|bug summary|system information|environment|your environment|what version.*|context|summary|description|screenshots?|os|node version|additional information)(\*\*)?:?\s*$/i
-  return text
-    .replace(/```[\s\S]*?(```|$)/g, (block) => keepCode ? block.replace(/```\w*/g, "\n") : "\n")
-    .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
-    .replace(/\[([^\]]*)\]\((https?:[^)]*)\)/g, "$1")
-    .replace(/https?:\/\/\S+/g, " ")
-    .split("\n")
-    .filter((line) => !/^\s*at\s+\S+.*(\(.*:\d+:\d+\)|:\d+:\d+)\s*$/.test(line))
-    .filter((line) => !/^\s*[-*]\s*\[[ xX]\]/.test(line))
-    .filter((line) => !boilerplate.test(line.trim()))
-    .join("\n")
-    .replace(/\n{3,}/g, "\n\n")
-    .trim()
-}
+export const cleanQuestion = (text: string, keepCode = false): string =>
+  tidy(keepCode ? text : text.replace(/```[\s\S]*?(```|$)/g, "\n"))
 
 const questionTitle = (text: string) => text.split("\n")[0]!.trim()
 
@@ -285,6 +273,7 @@ type LexicalSpec =
     readonly maxQueryTerms?: number
     /** Leave out lexemes in more than this many passages of the corpus (the product's `commonLexemes`). */
     readonly commonPassages?: number
+    readonly selectionBudget?: number
   }
   | ({ readonly kind: "pg" } & Rankers.PgRankOptions)
 
@@ -454,6 +443,9 @@ const recipes = (): Array<Recipe> => {
     r("W: LX vec q tidy, score a=0.3", { vecQuery: "tidy", fusion: scoreFusion }, lx),
     // WIN: the recommendation, on the eval chunks and on the product's chunks
     r("WIN: LX + vec q tidy + score a=0.3 c100, lexemes<=32", win, win),
+    ...[200, 500, 1000, 2000].map((budget) =>
+      r(`B: WIN, selection budget ${budget}`, { lexical: { ...(win.lexical as object), selectionBudget: budget } as LexicalSpec }, win)
+    ),
     r("WIN on production chunks", { passages: "production" }, win),
     r("WIN on production chunks, passage-rrf c50 wLex 2 (rank fusion kept)", { passages: "production", fusion: { ...production.fusion, wLex: 2 } as FusionSpec }, win),
     r("S: stem+stop hx5", { lexical: { ...stemmed, headingWeight: 5 } as LexicalSpec }),

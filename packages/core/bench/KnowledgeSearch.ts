@@ -40,7 +40,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ArticleChunks from "../src/ArticleChunks.js"
 import { Embeddings } from "../src/Embeddings.js"
-import { commonWordPassages, Knowledge } from "../src/Knowledge.js"
+import { candidatesPerHalf, Knowledge } from "../src/Knowledge.js"
 
 const settings = {
   scales: (process.env.BENCH_KB_SCALES ?? "10000,100000").split(",").map(Number),
@@ -315,8 +315,6 @@ const makeMeasurer = () =>
     const sql = yield* SqlClient.SqlClient
     const repo = yield* KnowledgeRepo
     const knowledge = yield* Knowledge
-    // What Knowledge.searchPassages hands the repository (it keeps them for minutes).
-    const commonWords = yield* repo.commonLexemes(commonWordPassages)
     const run: Record<Subject, (query: Query) => Effect.Effect<ReadonlyArray<string | null>, unknown>> = {
       // pgvector alone: the nearest five on the product's partial HNSW index, no join, no words.
       pgvector: (query) =>
@@ -328,10 +326,10 @@ const makeMeasurer = () =>
             limit 5`,
           (rows) => rows.map(() => null)
         ),
-      // What Knowledge.searchPassages sends: meaning and words, fused, in the product.
+      // What Knowledge.searchPassages sends: meaning and words, in the product.
       repo: (query) =>
         Effect.map(
-          repo.searchPassages({ productId: query.productId, text: query.text, vector: query.vector, candidates: 50, commonWords }),
+          repo.searchPassages({ productId: query.productId, text: query.text, vector: query.vector, candidates: candidatesPerHalf }),
           (hits) => hits.map((hit) => hit.url)
         ),
       // The API's search after the query is embedded: the product checked, the passages, the

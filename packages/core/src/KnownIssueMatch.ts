@@ -16,12 +16,11 @@ import { EmbeddingSpacesRepo } from "@nestfleet/db/EmbeddingSpacesRepo"
 import { type CaseHit, MatchesRepo, type StoredMatch } from "@nestfleet/db/MatchesRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
-import { type CaseId, type CaseStatus, type CaseType, ReasoningStep, type RoutingDecision } from "@nestfleet/domain/Cases"
-import type { KbSearchItem } from "@nestfleet/domain/Knowledge"
+import { type CaseId, type CaseStatus, type CaseType, MatchEvidence, ReasoningStep, type RoutingDecision } from "@nestfleet/domain/Cases"
 import { Effect, Option } from "effect"
 import * as CaseText from "./CaseText.js"
 import { Embeddings } from "./Embeddings.js"
-import { bestPerArticle, Knowledge } from "./Knowledge.js"
+import { type ArticleMatch, bestPerArticle, Knowledge } from "./Knowledge.js"
 import * as MatchScore from "./MatchScore.js"
 import { orDieUnexpected } from "./Unexpected.js"
 
@@ -61,13 +60,14 @@ export const route = (type: CaseType | null, bestArticle: number | null, thresho
   }
 }
 
-const articleMatch = (item: KbSearchItem): Omit<StoredMatch, "rank"> => ({
+const articleMatch = ({ item, similarity, words }: ArticleMatch): Omit<StoredMatch, "rank"> => ({
   kind: "article",
   articleId: item.articleId,
   title: item.title,
   url: item.url,
   score: item.score,
-  snippet: item.snippet
+  snippet: item.snippet,
+  evidence: new MatchEvidence({ meaning: similarity, words })
 })
 
 const caseMatch = (hit: CaseHit, model: MatchScore.ScoredModel | null): Omit<StoredMatch, "rank"> => ({
@@ -76,18 +76,29 @@ const caseMatch = (hit: CaseHit, model: MatchScore.ScoredModel | null): Omit<Sto
   caseNumber: hit.number,
   title: hit.subject,
   score: MatchScore.score(hit, model),
-  snippet: `#${hit.number} · ${hit.status}`
+  snippet: `#${hit.number} · ${hit.status}`,
+  evidence: new MatchEvidence({ meaning: hit.similarity, words: null })
 })
 
-/** Articles and at most `maxCaseMatches` cases in one list: by score, then as each search ranked them. */
+/**
+ * Articles and at most `maxCaseMatches` cases in one list, each kind in the order its search
+ * ranked it (articles by relevance, which weighs words and meaning better than any one score
+ * does), the two merged by score: a case comes before the next article when it scores higher.
+ */
 export const rankMatches = (
   articles: ReadonlyArray<Omit<StoredMatch, "rank">>,
   cases: ReadonlyArray<Omit<StoredMatch, "rank">>
-): Array<StoredMatch> =>
-  [...articles.map((match, order) => ({ match, order })), ...cases.slice(0, maxCaseMatches).map((match, order) => ({ match, order }))]
-    .sort((a, b) => b.match.score - a.match.score || a.order - b.order)
-    .slice(0, maxMatches)
-    .map(({ match }, i) => ({ ...match, rank: i + 1 }))
+): Array<StoredMatch> => {
+  const others = cases.slice(0, maxCaseMatches)
+  const merged: Array<StoredMatch> = []
+  let a = 0
+  let c = 0
+  while (merged.length < maxMatches && (a < articles.length || c < others.length)) {
+    const takeCase = c < others.length && (a === articles.length || others[c]!.score > articles[a]!.score)
+    merged.push({ ...(takeCase ? others[c++]! : articles[a++]!), rank: merged.length + 1 })
+  }
+  return merged
+}
 
 const describe = (match: StoredMatch) =>
   `${match.kind === "case" ? `case #${match.caseNumber}` : "article"} "${match.title}" (${match.score.toFixed(2)})`
@@ -128,7 +139,7 @@ export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfle
 
       // Embedded once: the same vector searches the articles and the other cases.
       const vector = yield* caseVector(caseId, text)
-      const passages = yield* knowledge.searchPassages(row.productId, text, vector)
+      const passages = yield* knowledge.searchPassages(row.productId, { text, emphasis: row.subject }, vector)
       const articles = bestPerArticle(passages.hits, passages.model)
       const caseModel = Option.isSome(vector)
         ? yield* Effect.map(spaces.findById(vector.value.spaceId), Option.match({ onNone: () => null, onSome: MatchScore.caseModelOf }))
@@ -144,7 +155,7 @@ export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfle
         articles.slice(0, maxMatches).map(articleMatch),
         caseHits.slice(0, maxMatches).map((hit) => caseMatch(hit, caseModel))
       )
-      const bestArticle = articles.reduce<number | null>((best, item) => Math.max(best ?? 0, item.score), null)
+      const bestArticle = articles.reduce<number | null>((best, match) => Math.max(best ?? 0, match.item.score), null)
       const bestCase = ranked.find((match) => match.kind === "case")
       const threshold = product.settings.matchMinSimilarity
       const routing = route(row.type, bestArticle, threshold)

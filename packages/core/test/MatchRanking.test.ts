@@ -1,7 +1,8 @@
 /**
- * The list of matches on a case: articles and other cases by score, with at most
- * `maxCaseMatches` cases — a case's score (how alike two reports read) runs higher than an
- * article's (whether a page answers), so similar cases must not crowd out the articles.
+ * The list of matches on a case: articles in their search's order (relevance) and other cases,
+ * merged by score, with at most `maxCaseMatches` cases — a case's score (how alike two reports
+ * read) runs higher than an article's (whether a page answers), so similar cases must not
+ * crowd out the articles.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ArticleId } from "@nestfleet/domain/Knowledge"
@@ -41,8 +42,17 @@ describe("rankMatches", () => {
     expect(ranked.map((match) => match.rank)).toEqual(Array.from({ length: maxMatches }, (_, i) => i + 1))
   })
 
-  it("on equal scores, goes by the rank each search gave (an article first on a tie of ranks)", () => {
+  it("an article first on a tie of scores", () => {
     const ranked = rankMatches([article(1, 0), article(2, 0)], [otherCase(1, 0)])
-    expect(ranked.map((match) => match.title)).toEqual(["Article 1", "Case 1", "Article 2"])
+    expect(ranked.map((match) => match.title)).toEqual(["Article 1", "Article 2", "Case 1"])
+  })
+
+  it("keeps each search's order, merging by score: a case goes before the next article it outscores", () => {
+    const ranked = rankMatches(
+      [article(1, 0.2), article(2, 0.6), article(3, 0.1)],
+      [otherCase(1, 0.5), otherCase(2, 0.05)]
+    )
+    expect(ranked.map((match) => match.title)).toEqual(["Case 1", "Article 1", "Article 2", "Article 3", "Case 2"])
+    expect(ranked.map((match) => match.rank)).toEqual([1, 2, 3, 4, 5])
   })
 })

@@ -78,33 +78,41 @@ export class PassageHit extends Schema.Class<PassageHit>("PassageHit")({
   url: Schema.NullOr(Schema.String),
   heading: Schema.String,
   text: Schema.String,
-  /** Reciprocal-rank fusion of the passage's ranks by meaning and by words. */
-  fused: Schema.Number,
   /** Cosine similarity to the query in the space, when the passage has a vector there. */
   similarity: Schema.NullOr(Schema.Number),
-  /** Whether full-text found it. */
-  lexical: Schema.Boolean
+  /**
+   * How much of the query's words the passage holds, from 0 to 1: its Okapi BM25 over the most
+   * the query could score (each of its words in the passage endlessly often). 0 when it holds
+   * none of them.
+   */
+  words: Schema.Number
 }) {}
 
 /** Reciprocal rank fusion's constant (Cormack et al.): ranks past the first few count for little. */
 export const fusionK = 60
 
 /**
- * The most words of a query the lexical half searches for (the first ones, commonest left
- * out): a case's whole text has a hundred, and ranking every passage holding any of them by
- * cover density took seconds at 100k passages (`pnpm bench kb`).
+ * The most words of a query ranked by (its first distinct ones): a case's whole text has
+ * hundreds. On the retrieval dev set 32 found as many answers in the top 5 as every word did,
+ * and 16 fewer (0.59 against 0.66).
  */
-export const maxQueryWords = 16
+export const maxQueryWords = 32
 
 /**
- * The lexical half ranks by cover density (`ts_rank_cd`), which costs about three times what
- * `ts_rank` does: a long query's words can be in a thousand of a product's passages. So
- * `ts_rank` shortlists this many times `candidates` and `ts_rank_cd` orders those. On
- * `pnpm bench kb`'s corpus and 168 queries, the top 50 by cover density came out the same as
- * when every passage was ranked by it (up to ties) for all of them at 100k passages, and for
- * 165 at 10k (where fewer words count as common; 8 times made it all 168).
+ * The most passages the word half scores, about: passages are selected by the query's rarest
+ * words, taken rarest first while the passages holding them add up to at most this; the other
+ * words still count, little as BM25 weighs them, in the passages selected. Scoring every
+ * passage holding any of a long query's words took over 100 ms in a product of 21k passages
+ * (`pnpm bench kb`); on the retrieval dev set this budget found as many answers in the top 5
+ * as none did (500 lost one in 53).
  */
-export const lexicalShortlist = 4
+export const selectionBudget = 1000
+
+/**
+ * Okapi BM25's parameters (Robertson et al.), the usual ones: how fast a word's repeats stop
+ * counting, and how much a passage's length (against the product's average) discounts them.
+ */
+export const bm25 = { k1: 1.2, b: 0.75 } as const
 
 export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/db/KnowledgeRepo", {
   effect: Effect.gen(function*() {
@@ -256,78 +264,98 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
         where id = ${id} and version = ${version}`
 
     /**
-     * Lexemes found in more than `minPassages` passages, by the planner's statistics of the
-     * passages' full-text vectors (its most common elements and their frequencies, kept up to
-     * date by ANALYZE). Empty until the table has been analysed, and for a small knowledge base.
-     */
-    const commonLexemes = (minPassages: number) =>
-      Effect.map(
-        sql<{ lexeme: string }>`
-          select m.lexeme
-          from pg_stats s
-          join pg_class t on t.relname = s.tablename and t.relnamespace = to_regnamespace(s.schemaname)
-          cross join lateral unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) as m (lexeme, share)
-          where s.schemaname = current_schema() and s.tablename = 'article_chunks' and s.attname = 'search'
-            and m.lexeme is not null and m.share * greatest(t.reltuples, 0) > ${minPassages}`,
-        (rows) => rows.map((row) => row.lexeme)
-      )
-
-    /**
-     * The query's words for the lexical half, any of them: its first `maxQueryWords` lexemes
-     * that are not among `common` (a word in thousands of passages selects nothing and makes
-     * every one of them to rank). Null when none is left: then the lexical half finds nothing.
-     */
-    const selectiveWords = (text: string, common: ReadonlyArray<string>) =>
-      sql`(
-        select string_agg(quote_literal(t.lexeme), ' | ')::tsquery from (
-          select u.lexeme from unnest(to_tsvector('english', ${text})) as u
-          -- quote_literal writes a lexeme with a backslash (chr 92) as E'…', which a tsquery does not read.
-          where u.lexeme <> all(${textArray(common)}::text[]) and strpos(u.lexeme, chr(92)) = 0
-          order by u.positions[1]
-          limit ${maxQueryWords}
-        ) t
-      )`
-
-    /**
      * The best `candidates` passages of the product's published articles by meaning (HNSW,
-     * cosine, in the query's space) and by words (full-text, any of the query's first words
-     * that are not `commonWords`, see `commonLexemes`), fused by reciprocal rank. Without a
-     * vector, words alone.
+     * cosine, in the query's space) and by words (Okapi BM25), both halves with both scores.
+     *
+     * The words are the first `maxQueryWords` distinct lexemes of `text`; those of `emphasis`
+     * (a case's subject, which `text` starts with) count twice. A passage's term frequency
+     * counts a heading occurrence three times (see migration 009); the inverse document
+     * frequency and average length are the product's (`passage_lexemes`, `passage_totals`).
+     * Passages are selected by the query's rarest words (see `selectionBudget`) through the
+     * product's full-text index, then scored by all of them.
      */
     const searchPassages = (input: {
       readonly productId: ProductId
       readonly text: string
+      readonly emphasis?: string | undefined
       readonly vector: SpaceVector | null
       readonly candidates: number
-      readonly commonWords?: ReadonlyArray<string> | undefined
     }) => Effect.suspend(() => {
-      const { candidates, productId, text, vector } = input
+      const { candidates, productId, vector } = input
       // The product is named on the passage and the vector, not the article as well: the planner
       // would count it twice, expect a handful of rows, and sort every vector of the product
       // rather than walk its HNSW index.
       const published = sql`a.status = 'published'`
+      const [k1, b] = [sql.literal(`${bm25.k1}::float8`), sql.literal(`${bm25.b}::float8`)]
+      const terms = sql`
+        totals as (
+          select t.passages, t.total_length::float8 / greatest(t.passages, 1) as average_length
+          from passage_totals t where t.product_id = ${productId}
+        ),
+        query_words as (
+          select u.lexeme,
+                 1 + (u.lexeme = any(tsvector_to_array(to_tsvector('english', ${input.emphasis ?? ""}))))::int as weight
+          from unnest(to_tsvector('english', ${input.text})) as u
+          -- quote_literal writes a lexeme with a backslash (chr 92) as E'…', which a tsquery does not read.
+          where strpos(u.lexeme, chr(92)) = 0
+          order by u.positions[1]
+          limit ${maxQueryWords}
+        ),
+        terms as (
+          select w.lexeme, w.weight, coalesce(l.passages, 0) as passages,
+                 ln(1 + (t.passages - coalesce(l.passages, 0) + 0.5) / (coalesce(l.passages, 0) + 0.5)) as idf
+          from query_words w cross join totals t
+          left join passage_lexemes l on l.product_id = ${productId} and l.lexeme = w.lexeme
+        ),
+        -- Rarest first, while the passages holding them add up to at most the budget.
+        selective as (
+          select string_agg(quote_literal(lexeme), ' | ')::tsquery as q from (
+            select lexeme, sum(passages) over (order by passages, lexeme) as running from terms where passages > 0
+          ) t
+          where running <= ${selectionBudget}
+        ),
+        -- The words as arrays (a passage looks its words up in them), and the most they could score.
+        scoring as (
+          select array_agg(t.lexeme) as lexemes, array_agg(t.weight * t.idf) as weights,
+                 nullif(sum(t.weight * t.idf) * (${k1} + 1), 0) as ceiling,
+                 (select average_length from totals) as average_length
+          from terms t
+        )`
+      const bm25Of = (passage: string) => {
+        const c = sql.literal(passage)
+        // The passage's lexemes that are the query's, with their positions: the passage less what
+        // it holds besides them (cheaper than unnesting all of it). A heading occurrence counts 3.
+        const tf = sql`(cardinality(u.positions) + 2 * cardinality(array_positions(u.weights, 'A')))`
+        return sql`(
+          select coalesce(sum(k.weights[array_position(k.lexemes, u.lexeme)] * ${tf} * (${k1} + 1)
+                              / (${tf} + ${k1} * (1 - ${b} + ${b} * ${c}.search_length / k.average_length))) / k.ceiling, 0)::float8
+          from unnest(ts_delete(${c}.search, tsvector_to_array(ts_delete(${c}.search, k.lexemes)))) as u
+        )`
+      }
+      // Scored and sorted before the articles are read: only as many are looked up as it takes
+      // to find the best published ones (drafts are few), not one per passage scored.
       const lexical = sql`
-        select chunk_id, row_number() over (order by lex desc) as rank from (
-          select p.chunk_id, ts_rank_cd(p.search, p.q) as lex from (
-            select c.id as chunk_id, c.search, w.q
-            from article_chunks c join articles a on a.id = c.article_id
-            cross join (select ${selectiveWords(text, input.commonWords ?? [])} as q) w
+        lexical as (
+          select r.chunk_id, r.words from (
+            select c.id as chunk_id, c.article_id, ${bm25Of("c")} as words
+            from article_chunks c cross join selective s cross join scoring k
             -- The product's own full-text index, not everyone's.
-            where c.product_id = ${productId} and ${published} and c.search @@ w.q
-            order by ts_rank(c.search, w.q) desc
-            limit ${candidates * lexicalShortlist}
-          ) p
-          order by lex desc
+            where c.product_id = ${productId} and c.search @@ s.q
+            order by words desc
+            offset 0
+          ) r
+          join articles a on a.id = r.article_id
+          where ${published}
           limit ${candidates}
-        ) l`
+        )`
+      const columns = sql`c.id as chunk_id, a.id as article_id, a.title, a.url, c.heading, c.text`
       if (vector === null) {
         return Effect.flatMap(
           sql`
-            with lexical as (${lexical})
-            select c.id as chunk_id, a.id as article_id, a.title, a.url, c.heading, c.text,
-                   (1.0 / (${fusionK} + l.rank))::float8 as fused, null::float8 as similarity, true as lexical
+            with ${terms}, ${lexical}
+            select ${columns}, null::float8 as similarity, l.words
             from lexical l join article_chunks c on c.id = l.chunk_id join articles a on a.id = c.article_id
-            order by fused desc`,
+            order by l.words desc`,
           Schema.decodeUnknown(Schema.Array(PassageHit))
         )
       }
@@ -335,35 +363,33 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       const query = sql`${vectorLiteral(vector.vector)}::${type}`
       return Effect.flatMap(
         sql`
-          with semantic as (
-            select chunk_id, distance, row_number() over (order by distance) as rank from (
-              select e.chunk_id, e.embedding::${type} <=> ${query} as distance
-              from chunk_embeddings e
-              join article_chunks c on c.id = e.chunk_id
-              join articles a on a.id = c.article_id
-              -- Space and product name the HNSW index holding only this product's vectors.
-              where e.space_id = ${vector.spaceId} and e.product_id = ${productId} and ${published}
-              order by e.embedding::${type} <=> ${query}
-              limit ${candidates}
-            ) s
+          with ${terms}, ${lexical},
+          semantic as (
+            select e.chunk_id, e.embedding::${type} <=> ${query} as distance
+            from chunk_embeddings e
+            join article_chunks c on c.id = e.chunk_id
+            join articles a on a.id = c.article_id
+            -- Space and product name the HNSW index holding only this product's vectors.
+            where e.space_id = ${vector.spaceId} and e.product_id = ${productId} and ${published}
+            order by e.embedding::${type} <=> ${query}
+            limit ${candidates}
           ),
-          lexical as (${lexical}),
-          fused as (
-            select coalesce(s.chunk_id, l.chunk_id) as chunk_id, s.distance, l.rank is not null as lexical,
-                   (coalesce(1.0 / (${fusionK} + s.rank), 0) + coalesce(1.0 / (${fusionK} + l.rank), 0))::float8 as fused
+          found as (
+            select coalesce(s.chunk_id, l.chunk_id) as chunk_id, s.distance, l.words
             from semantic s full join lexical l on l.chunk_id = s.chunk_id
           )
-          -- A passage found by words alone has its distance looked up by key (a join was planned
-          -- as a scan of the space's vectors).
-          select c.id as chunk_id, a.id as article_id, a.title, a.url, c.heading, c.text, f.fused, f.lexical,
+          -- What one half found is scored by the other too: a passage found by words alone has
+          -- its distance looked up by key (a join was planned as a scan of the space's vectors).
+          select ${columns},
                  1 - coalesce(f.distance, (
                    select e.embedding::${type} <=> ${query} from chunk_embeddings e
                    where e.space_id = ${vector.spaceId} and e.chunk_id = f.chunk_id
-                 )) as similarity
-          from fused f
+                 )) as similarity,
+                 coalesce(f.words, ${bm25Of("c")}) as words
+          from found f
           join article_chunks c on c.id = f.chunk_id
           join articles a on a.id = c.article_id
-          order by f.fused desc`,
+          cross join scoring k`,
         Schema.decodeUnknown(Schema.Array(PassageHit))
       )
     })
@@ -381,7 +407,6 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       list,
       replaceChunks,
       markEmbedding,
-      commonLexemes,
       searchPassages
     } as const
   })

@@ -97,6 +97,17 @@ export class CaseEvent extends Schema.Class<CaseEvent>("CaseEvent")({
  * An article or another case that may answer or repeat this one. `score` is calibrated (see
  * the README's "What a score means"): about the probability the match is right.
  */
+/**
+ * What a match's score was made from: `meaning`, the cosine similarity of the case and the
+ * article's best passage (or the other case) in the embedding model's space; `words`, how much
+ * of the case's words that passage holds, from 0 to 1 (BM25 over the most the words could
+ * score). Null where that search did not run (no model reachable; cases are not scored by words).
+ */
+export class MatchEvidence extends Schema.Class<MatchEvidence>("MatchEvidence")({
+  meaning: Schema.NullOr(Schema.Number),
+  words: Schema.NullOr(Schema.Number)
+}) {}
+
 export class CaseMatch extends Schema.Class<CaseMatch>("CaseMatch")({
   kind: Schema.Literal("article", "case"),
   articleId: Schema.optional(ArticleId),
@@ -106,7 +117,9 @@ export class CaseMatch extends Schema.Class<CaseMatch>("CaseMatch")({
   url: Schema.optional(Schema.NullOr(Schema.String)),
   score: Schema.Number,
   rank: Schema.Number,
-  snippet: Schema.String
+  snippet: Schema.String,
+  /** Absent on matches stored before evidence was kept. */
+  evidence: Schema.optional(MatchEvidence)
 }) {}
 
 export const RoutingDecision = Schema.Literal("reply", "change_prep", "human")
