@@ -240,6 +240,12 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("knowledge b
       const caseId = (sent.body as { caseId: string }).caseId
       const detail = yield* matched(low.token, caseId)
       expect(detail.matches[0]).toMatchObject({ kind: "article", articleId: low.ids.export, rank: 1 })
+      // What its score was made from: meaning (the cosine) and the share of the case's words it holds.
+      const evidence = (detail.matches[0] as { evidence: { meaning: number; words: number } }).evidence
+      expect(evidence.meaning).toBeGreaterThan(0)
+      expect(evidence.words).toBeGreaterThan(0)
+      expect(evidence.words).toBeLessThanOrEqual(1)
+      expect(detail.matchReasoning[1]!.detail).toContain(`words ${evidence.words.toFixed(2)}`)
       expect(detail.matches.length).toBeLessThanOrEqual(10)
       expect(detail.matches.map((match) => match.rank)).toEqual(detail.matches.map((_, i) => i + 1))
       expect(detail.routing).toMatchObject({ decision: "reply" })

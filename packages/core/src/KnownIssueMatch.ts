@@ -100,8 +100,15 @@ export const rankMatches = (
   return merged
 }
 
-const describe = (match: StoredMatch) =>
-  `${match.kind === "case" ? `case #${match.caseNumber}` : "article"} "${match.title}" (${match.score.toFixed(2)})`
+/** A match in the reasoning: what it is, its score, and what the score was made from. */
+const describe = (match: StoredMatch) => {
+  const evidence = [
+    match.evidence?.meaning == null ? [] : [`meaning ${match.evidence.meaning.toFixed(2)}`],
+    match.evidence?.words == null ? [] : [`words ${match.evidence.words.toFixed(2)}`]
+  ].flat()
+  const made = evidence.length === 0 ? "" : `: ${evidence.join(", ")}`
+  return `${match.kind === "case" ? `case #${match.caseNumber}` : "article"} "${match.title}" (${match.score.toFixed(2)}${made})`
+}
 
 export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfleet/core/KnownIssueMatch", {
   effect: Effect.gen(function*() {

@@ -197,6 +197,39 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("KnowledgeRepo
       expect((yield* found(productId, "gamma"))[0]).toMatch(/^Gamma note|^Alpha and gamma/)
     }))
 
+  it.effect("articles of one product rewritten at once, in their own transactions, leave the statistics a recount finds", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const repo = yield* KnowledgeRepo
+      const productId = yield* newProduct
+      const words = ["anchor", "bolt", "clamp", "dowel", "eyelet", "flange", "gasket", "hinge"]
+      const articles = yield* Effect.forEach(words, (word) => articleWith(productId, [`${word} and bolt`, `clamp ${word}`]))
+      // Each article gets new passages sharing most words with the others, all at once; two are deleted.
+      yield* Effect.forEach(articles, (id, i) =>
+        sql.withTransaction(
+          i % 4 === 3
+            ? Effect.asVoid(repo.remove(id))
+            : Effect.asVoid(repo.replaceChunks(id, [0, 1, 2].map((ordinal) => ({
+              ordinal,
+              heading: words[(i + ordinal) % words.length]!,
+              text: `${words.slice(0, i + 1).join(" ")} ${ordinal}`
+            }))))
+        ), { concurrency: "unbounded", discard: true })
+      const recount = yield* sql<{ lexeme: string; passages: number }>`
+        select l.lexeme, count(*)::int as passages
+        from article_chunks c, unnest(tsvector_to_array(c.search)) as l (lexeme)
+        where c.product_id = ${productId} group by l.lexeme order by l.lexeme`
+      const totals = yield* sql<{ passages: string; totalLength: string }>`
+        select count(*) as passages, coalesce(sum(search_length), 0) as total_length
+        from article_chunks where product_id = ${productId}`
+      expect(yield* statistics(productId)).toEqual({
+        lexemes: Object.fromEntries(recount.map((row) => [row.lexeme, row.passages])),
+        passages: Number(totals[0]!.passages),
+        totalLength: Number(totals[0]!.totalLength)
+      })
+      expect(Number(totals[0]!.passages)).toBe(6 * 3)
+    }))
+
   it.effect("the statistics follow passages replaced, articles deleted and products deleted; a passage's words cannot change", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
