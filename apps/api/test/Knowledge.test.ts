@@ -30,7 +30,16 @@ interface ArticleBody {
 interface Detail {
   readonly case: { readonly id: string; readonly status: string; readonly number: number }
   readonly matches: ReadonlyArray<
-    { kind: string; articleId?: string; caseId?: string; caseNumber?: number; score: number; rank: number; title: string }
+    {
+      kind: string
+      articleId?: string
+      caseId?: string
+      caseNumber?: number
+      score: number
+      rank: number
+      title: string
+      evidence: { meaning: number | null; words: number | null }
+    }
   >
   readonly matchReasoning: ReadonlyArray<{ step: string; detail: string }>
   readonly routing: { decision: string; reason: string; at: string } | null
@@ -241,11 +250,11 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("knowledge b
       const detail = yield* matched(low.token, caseId)
       expect(detail.matches[0]).toMatchObject({ kind: "article", articleId: low.ids.export, rank: 1 })
       // What its score was made from: meaning (the cosine) and the share of the case's words it holds.
-      const evidence = (detail.matches[0] as { evidence: { meaning: number; words: number } }).evidence
-      expect(evidence.meaning).toBeGreaterThan(0)
-      expect(evidence.words).toBeGreaterThan(0)
-      expect(evidence.words).toBeLessThanOrEqual(1)
-      expect(detail.matchReasoning[1]!.detail).toContain(`words ${evidence.words.toFixed(2)}`)
+      const { meaning, words } = detail.matches[0]!.evidence
+      expect(meaning).toBeGreaterThan(0)
+      expect(words).toBeGreaterThan(0)
+      expect(words).toBeLessThanOrEqual(1)
+      expect(detail.matchReasoning[1]!.detail).toContain(`words ${words!.toFixed(2)}`)
       expect(detail.matches.length).toBeLessThanOrEqual(10)
       expect(detail.matches.map((match) => match.rank)).toEqual(detail.matches.map((_, i) => i + 1))
       expect(detail.routing).toMatchObject({ decision: "reply" })

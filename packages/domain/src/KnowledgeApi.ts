@@ -102,8 +102,9 @@ export class KnowledgeApi extends HttpApiGroup.make("knowledge")
       .annotate(OpenApi.Summary, "Hybrid search of the product's published articles, best first, one item per article")
       .annotate(
         OpenApi.Description,
-        "Passages ranked by meaning (pgvector, cosine) and by words (full-text), fused by reciprocal rank. " +
-          "`score` is the calibrated relevance of the article's best passage, from 0 to 1."
+        "Passages found by meaning (pgvector, cosine) and by words (Okapi BM25), each scored both ways and ranked by " +
+          "0.3 × the scaled cosine + 0.7 × the scaled BM25; an article ranks as its best passage plus half its second. " +
+          "`score` is the calibrated probability that the article's best passage answers, from 0 to 1."
       )
   )
   .annotate(OpenApi.Title, "Knowledge base")
