@@ -314,8 +314,9 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
           ) t
           where running <= ${selectionBudget}
         ),
-        -- The words as arrays (a passage looks its words up in them), and the most they could score.
-        scoring as (
+        -- The words as arrays (a passage looks its words up in them), and the most they could score;
+        -- made once, not once a passage.
+        scoring as materialized (
           select array_agg(t.lexeme) as lexemes, array_agg(t.weight * t.idf) as weights,
                  nullif(sum(t.weight * t.idf) * (${k1} + 1), 0) as ceiling,
                  (select average_length from totals) as average_length

@@ -72,7 +72,7 @@ export class ProductsRepo extends Effect.Service<ProductsRepo>()("@nestfleet/db/
     })
 
     /**
-     * The product's own indexes (`create_product_indexes`, migration 008): its passages' words,
+     * The product's own indexes (`create_product_indexes`, migrations 008 and 009): its passages' words,
      * and its vectors in every embedding space searched or being filled. Searches are per
      * product, and an index holding only the product's rows spares them everyone else's.
      */

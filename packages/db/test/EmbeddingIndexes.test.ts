@@ -45,6 +45,14 @@ const searchIndexes = Effect.flatMap(SqlClient.SqlClient, (sql) =>
     (rows) => rows.flatMap(({ indexname }) => indexname.startsWith("article_chunks_search_p") ? [indexname.slice(23)] : []).sort()
   ))
 
+/** The storage options of the products' full-text indexes (migration 009 turns GIN's pending list off). */
+const searchIndexOptions = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.map(
+    sql<{ options: ReadonlyArray<string> | null }>`
+      select reloptions as options from pg_class where starts_with(relname, 'article_chunks_search_p') and relkind = 'i'`,
+    (rows) => [...new Set(rows.map((row) => (row.options ?? []).join(",")))]
+  ))
+
 const both = (...products: ReadonlyArray<string>) =>
   products.flatMap((id) => [`case_embeddings/${hex(id)}`, `chunk_embeddings/${hex(id)}`]).sort()
 
@@ -107,6 +115,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: 60_000 })("vector indexes
       expect(yield* indexesOf(first.id)).toEqual([])
       expect(yield* indexesOf(third.id)).toEqual([])
       expect(yield* searchIndexes).toEqual([c, d, e].map(hex).sort())
+      expect(yield* searchIndexOptions).toEqual(["fastupdate=off"])
     }))
 
   it.effect("every session searches HNSW with ef_search 100 and the iterative scan, outside any transaction", () =>
@@ -234,7 +243,9 @@ it.live("008 gives the vectors stored before it their product and indexes them p
 
     // 009 counts the passages already there into their products' word statistics.
     yield* sql`update article_chunks set search = setweight(to_tsvector('english', 'Gadget'), 'A') || to_tsvector('english', 'widget widget')`
+    expect(yield* searchIndexOptions).toEqual([""])
     expect(yield* Migrator.run(all)).toContain("009_passage_term_statistics")
+    expect(yield* searchIndexOptions).toEqual(["fastupdate=off"])
     const counted = yield* sql<{ productId: string; lexeme: string; passages: number }>`
       select product_id, lexeme, passages from passage_lexemes order by product_id, lexeme`
     expect(counted).toEqual([one, two].sort().flatMap((productId) => [
