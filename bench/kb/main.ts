@@ -1,9 +1,9 @@
 /**
  * `pnpm bench kb`: the knowledge base's search latency at about 10k and 100k passages on the
  * PostgreSQL server, beside pgvector's HNSW query alone, and the builtin model's embedding
- * throughput. How the corpora are made is in packages/core/bench/KnowledgeSearch.ts, which
- * measures (in core's workspace: it calls `Knowledge.search` and the builtin model, which this
- * package does not declare) and writes its samples to a file; this prints them.
+ * throughput. How the corpora are made is in KnowledgeSearch.ts, which measures in a process of
+ * its own (the builtin model's worker thread and a few hundred MB of vectors end with it) and
+ * writes its samples to a file; this prints them.
  *
  * Needs a server: BENCH_DATABASE_URL, else TEST_DATABASE_URL.
  */
@@ -56,7 +56,7 @@ interface Results {
 
 const resultsFile = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "nestfleet-bench-kb-")), "results.json")
 const code = await new Promise<number | null>((resolve) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/core/bench/KnowledgeSearch.ts", resultsFile], {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/kb/KnowledgeSearch.ts", resultsFile], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
     stdio: ["ignore", "inherit", "inherit"]

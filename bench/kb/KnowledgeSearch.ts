@@ -1,7 +1,6 @@
 /**
- * The measuring half of `pnpm bench kb` (bench/kb/main.ts starts it and prints what it
- * writes). It runs in core's workspace because it calls core (`Knowledge.search`) and the
- * builtin model (`@nestfleet/ai`), which the bench package does not declare.
+ * The measuring half of `pnpm bench kb` (bench/kb/main.ts starts it in a process of its own and
+ * prints what it writes).
  *
  * 1. Embedding throughput: the builtin model (USE-lite) on real passages — documentation
  *    pages from eval/retrieval/articles.jsonl cut by the product's own chunker — through
@@ -14,7 +13,7 @@
  *    product: short (the question's first line, as a person types into search) and long (the
  *    whole question, as known-issue matching sends a case's text).
  *
- * Usage: tsx packages/core/bench/KnowledgeSearch.ts <results.json>
+ * Usage: tsx bench/kb/KnowledgeSearch.ts <results.json>
  * Environment: BENCH_DATABASE_URL or TEST_DATABASE_URL (an admin URL), BENCH_KB_SCALES
  * (default "10000,100000"), BENCH_KB_ROUNDS (default 3), BENCH_KB_KEEP=1 keeps the databases.
  */
@@ -38,9 +37,10 @@ import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as ArticleChunks from "../src/ArticleChunks.js"
-import { Embeddings } from "../src/Embeddings.js"
-import { candidatesPerHalf, Knowledge } from "../src/Knowledge.js"
+import * as ArticleChunks from "@nestfleet/core/ArticleChunks"
+import { Embeddings } from "@nestfleet/core/Embeddings"
+import { candidatesPerHalf, Knowledge } from "@nestfleet/core/Knowledge"
+import * as RetrievalDataset from "../../eval/lib/RetrievalDataset.js"
 
 const settings = {
   scales: (process.env.BENCH_KB_SCALES ?? "10000,100000").split(",").map(Number),
@@ -59,11 +59,10 @@ const settings = {
   keep: process.env.BENCH_KB_KEEP === "1"
 }
 
-const root = Path.resolve(import.meta.dirname, "../../..")
 const resultsFile = process.argv[2]
 const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL
 if (!resultsFile || !adminUrl) {
-  process.stderr.write("usage: BENCH_DATABASE_URL=… tsx packages/core/bench/KnowledgeSearch.ts <results.json>\n")
+  process.stderr.write("usage: BENCH_DATABASE_URL=… tsx bench/kb/KnowledgeSearch.ts <results.json>\n")
   process.exit(2)
 }
 
@@ -72,29 +71,10 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 // ---------------------------------------------------------------------------------------------
 // The dataset
 
-interface Page {
-  readonly id: string
-  readonly product: string
-  readonly title: string
-  readonly url: string
-  readonly body: string
-}
+type Page = RetrievalDataset.Article
 
-interface Question {
-  readonly id: string
-  readonly product: string
-  readonly question: string
-  readonly answerArticleIds: ReadonlyArray<string>
-}
-
-const readJsonl = <A>(file: string): Array<A> => {
-  const path = Path.join(root, "eval/retrieval", file)
-  if (!Fs.existsSync(path)) throw new Error(`${path} is missing: the benchmark reads the retrieval dataset`)
-  return Fs.readFileSync(path, "utf8").split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as A)
-}
-
-const pages = readJsonl<Page>("articles.jsonl")
-const questions = readJsonl<Question>("questions.jsonl").filter((q) => pages.some((p) => p.product === q.product))
+const pages = RetrievalDataset.articles()
+const questions = RetrievalDataset.questions().filter((q) => pages.some((p) => p.product === q.product))
 
 /** Whole pages: those answering a question first, then the others in file order, until `basePassages`. */
 const basePages = (() => {
@@ -390,7 +370,7 @@ const measureScale = (
     const corpus = yield* Effect.promise(() => runtime.runPromise(populate(target, baseVectors)))
     log(`  ${corpus.passages} passages in ${corpus.articles} articles: loaded in ${corpus.loadSeconds.toFixed(0)} s, indexes built in ${corpus.indexSeconds.toFixed(0)} s`)
 
-    const urlsOf = (question: Question) =>
+    const urlsOf = (question: RetrievalDataset.Question) =>
       new Set(pages.filter((page) => question.answerArticleIds.includes(page.id)).map((page) => page.url))
     const queries: Array<Query> = questions.flatMap((question) => {
       const productId = corpus.productIds.get(`0/${question.product}`)
