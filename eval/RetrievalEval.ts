@@ -142,18 +142,19 @@ export const main = async (args: ReadonlyArray<string>) => {
       results.push({ question, ranked: matches.filter((match) => match.kind === "article") })
     })
 
-    const datasetId = (match: Match) => articleIds.get(match.articleId!) ?? ""
-    const hitAt = (k: number) =>
-      results.filter(({ question, ranked }) => ranked.slice(0, k).some((m) => question.answerArticleIds.includes(datasetId(m))))
-        .length / results.length
+    /** Whether the match is a page the question's answerer linked. */
+    const answers = (question: Question, match: Match) =>
+      question.answerArticleIds.includes(articleIds.get(match.articleId!) ?? "")
+    const hitAt = (rows: typeof results, k: number) =>
+      rows.filter(({ question, ranked }) => ranked.slice(0, k).some((m) => answers(question, m))).length / rows.length
     const mrr = results.reduce((sum, { question, ranked }) => {
-      const i = ranked.findIndex((m) => question.answerArticleIds.includes(datasetId(m)))
+      const i = ranked.findIndex((m) => answers(question, m))
       return sum + (i === -1 ? 0 : 1 / (i + 1))
     }, 0) / results.length
-    console.log(`\nrecall@1 ${num(hitAt(1))}   recall@5 ${num(hitAt(5))}   MRR ${num(mrr)}   (${results.length} questions)`)
+    console.log(`\nrecall@1 ${num(hitAt(results, 1))}   recall@5 ${num(hitAt(results, 5))}   MRR ${num(mrr)}   (${results.length} questions)`)
 
     const pairs = results.flatMap(({ question, ranked }) =>
-      ranked.slice(0, 5).map((m) => ({ score: m.score, relevant: question.answerArticleIds.includes(datasetId(m)) }))
+      ranked.slice(0, 5).map((m) => ({ score: m.score, relevant: answers(question, m) }))
     )
     const scores = pairs.map((p) => p.score)
     const relevant = pairs.map((p) => p.relevant)
@@ -165,17 +166,14 @@ export const main = async (args: ReadonlyArray<string>) => {
       question,
       ranked: [...ranked].sort((x, y) => y.score - x.score)
     }))
-    const hitBy = (rows: typeof results, k: number) =>
-      rows.filter(({ question, ranked }) => ranked.slice(0, k).some((m) => question.answerArticleIds.includes(datasetId(m))))
-        .length / rows.length
-    console.log(`(the same matches ordered by score alone: recall@1 ${num(hitBy(byScore, 1))}   recall@5 ${num(hitBy(byScore, 5))})`)
+    console.log(`(the same matches ordered by score alone: recall@1 ${num(hitAt(byScore, 1))}   recall@5 ${num(hitAt(byScore, 5))})`)
     if (args.includes("--calibrate")) {
       // Every article match listed (up to 10 a case), by what its score is made from.
       const listed = results.flatMap(({ question, ranked }) =>
         ranked.flatMap((m) =>
           m.evidence?.meaning == null
             ? []
-            : [{ x: [m.evidence.meaning, m.evidence.words ?? 0], relevant: question.answerArticleIds.includes(datasetId(m)) }]
+            : [{ x: [m.evidence.meaning, m.evidence.words ?? 0], relevant: answers(question, m) }]
         )
       )
       const [slope, words, bias] = fitLogistic(listed.map((p) => p.x), listed.map((p) => p.relevant)) as [number, number, number]

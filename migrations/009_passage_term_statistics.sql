@@ -67,24 +67,16 @@ begin
   end if;
 end $$;
 
--- The passages a statement added or deleted, per product. Passages deleted with their product
--- (a cascade) are not counted down: the product's statistics went with it.
-create function passages_added() returns trigger
+-- The passages a statement added or deleted (both triggers name them `changed`), per product.
+-- Passages deleted with their product (a cascade) are not counted down: the product's
+-- statistics went with it.
+create function passages_changed() returns trigger
 language plpgsql as $$
 begin
-  perform count_passages(1, g.product_id, g.searches, g.lengths)
-  from (select product_id, array_agg(search) as searches, array_agg(search_length) as lengths
-        from added group by product_id order by product_id) g;
-  return null;
-end $$;
-
-create function passages_deleted() returns trigger
-language plpgsql as $$
-begin
-  perform count_passages(-1, g.product_id, g.searches, g.lengths)
-  from (select d.product_id, array_agg(d.search) as searches, array_agg(d.search_length) as lengths
-        from deleted d where exists (select from products p where p.id = d.product_id)
-        group by d.product_id order by d.product_id) g;
+  perform count_passages(case tg_op when 'INSERT' then 1 else -1 end, g.product_id, g.searches, g.lengths)
+  from (select c.product_id, array_agg(c.search) as searches, array_agg(c.search_length) as lengths
+        from changed c where exists (select from products p where p.id = c.product_id)
+        group by c.product_id order by c.product_id) g;
   return null;
 end $$;
 
@@ -97,10 +89,10 @@ begin
 end $$;
 
 create trigger article_chunks_added after insert on article_chunks
-referencing new table as added for each statement execute function passages_added();
+referencing new table as changed for each statement execute function passages_changed();
 
 create trigger article_chunks_deleted after delete on article_chunks
-referencing old table as deleted for each statement execute function passages_deleted();
+referencing old table as changed for each statement execute function passages_changed();
 
 create trigger article_chunks_unchanged before update of search, product_id on article_chunks
 for each row when (old.search is distinct from new.search or old.product_id is distinct from new.product_id)

@@ -345,6 +345,27 @@ interface ScaleResult {
   readonly answered: Record<string, number>
 }
 
+/** What this writes to `<results.json>` for bench/kb/main.ts to print. */
+export interface Results {
+  readonly settings: {
+    readonly rounds: number
+    readonly tenants: number
+    readonly noiseSigma: number
+    readonly questions: number
+    readonly basePages: number
+    readonly basePassages: number
+    readonly draftEvery: number
+  }
+  readonly throughput: { readonly passages: number; readonly seconds: number; readonly averageCharacters: number }
+  readonly queryEmbedding: {
+    readonly short: Array<number>
+    readonly long: Array<number>
+    readonly shortChars: number
+    readonly longChars: number
+  }
+  readonly scales: ReadonlyArray<ScaleResult>
+}
+
 const measureScale = (
   target: number,
   baseVectors: ReadonlyArray<ReadonlyArray<number>>,
@@ -458,7 +479,7 @@ const main = async () => {
     throughput,
     queryEmbedding: { short: embedShort, long: embedLong, shortChars, longChars },
     scales
-  }))
+  } satisfies Results))
 }
 
 main().then(

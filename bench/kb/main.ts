@@ -13,6 +13,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { percentile, printTable } from "../lib/Stats.js"
+import type { Results } from "./KnowledgeSearch.js"
 
 const root = Path.resolve(fileURLToPath(import.meta.url), "../../..")
 /** The per-query target from the issue: p95 at 100k passages on the 2-core machine. */
@@ -21,37 +22,6 @@ const targetP95Ms = 10
 if (!(process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL)) {
   process.stderr.write("pnpm bench kb needs a PostgreSQL server: set BENCH_DATABASE_URL or TEST_DATABASE_URL\n")
   process.exit(1)
-}
-
-interface Results {
-  readonly settings: {
-    readonly rounds: number
-    readonly tenants: number
-    readonly noiseSigma: number
-    readonly questions: number
-    readonly basePages: number
-    readonly basePassages: number
-    readonly draftEvery: number
-  }
-  readonly throughput: { readonly passages: number; readonly seconds: number; readonly averageCharacters: number }
-  readonly queryEmbedding: {
-    readonly short: Array<number>
-    readonly long: Array<number>
-    readonly shortChars: number
-    readonly longChars: number
-  }
-  readonly scales: ReadonlyArray<{
-    readonly target: number
-    readonly passages: number
-    readonly articles: number
-    readonly searchedProductPassages: number
-    readonly copyCosine: number
-    readonly productShares: Record<string, number>
-    readonly loadSeconds: number
-    readonly indexSeconds: number
-    readonly samples: Record<string, Array<number>>
-    readonly answered: Record<string, number>
-  }>
 }
 
 const resultsFile = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "nestfleet-bench-kb-")), "results.json")

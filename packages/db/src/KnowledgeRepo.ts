@@ -88,9 +88,6 @@ export class PassageHit extends Schema.Class<PassageHit>("PassageHit")({
   words: Schema.Number
 }) {}
 
-/** Reciprocal rank fusion's constant (Cormack et al.): ranks past the first few count for little. */
-export const fusionK = 60
-
 /**
  * The most words of a query ranked by (its first distinct ones): a case's whole text has
  * hundreds. On the retrieval dev set 32 found as many answers in the top 5 as every word did,
@@ -287,7 +284,7 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       // rather than walk its HNSW index.
       const published = sql`a.status = 'published'`
       const [k1, b] = [sql.literal(`${bm25.k1}::float8`), sql.literal(`${bm25.b}::float8`)]
-      const terms = sql`
+      const queryWords = sql`
         totals as (
           select t.passages, t.total_length::float8 / greatest(t.passages, 1) as average_length
           from passage_totals t where t.product_id = ${productId}
@@ -322,23 +319,21 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
                  (select average_length from totals) as average_length
           from terms t
         )`
-      const bm25Of = (passage: string) => {
-        const c = sql.literal(passage)
-        // The passage's lexemes that are the query's, with their positions: the passage less what
-        // it holds besides them (cheaper than unnesting all of it). A heading occurrence counts 3.
-        const tf = sql`(cardinality(u.positions) + 2 * cardinality(array_positions(u.weights, 'A')))`
-        return sql`(
-          select coalesce(sum(k.weights[array_position(k.lexemes, u.lexeme)] * ${tf} * (${k1} + 1)
-                              / (${tf} + ${k1} * (1 - ${b} + ${b} * ${c}.search_length / k.average_length))) / k.ceiling, 0)::float8
-          from unnest(ts_delete(${c}.search, tsvector_to_array(ts_delete(${c}.search, k.lexemes)))) as u
-        )`
-      }
+      // The BM25 share of the passage `c`, from its lexemes that are the query's, with their
+      // positions: the passage less what it holds besides them (cheaper than unnesting all of
+      // it). A heading occurrence counts 3.
+      const tf = sql`(cardinality(u.positions) + 2 * cardinality(array_positions(u.weights, 'A')))`
+      const passageWords = sql`(
+        select coalesce(sum(k.weights[array_position(k.lexemes, u.lexeme)] * ${tf} * (${k1} + 1)
+                            / (${tf} + ${k1} * (1 - ${b} + ${b} * c.search_length / k.average_length))) / k.ceiling, 0)::float8
+        from unnest(ts_delete(c.search, tsvector_to_array(ts_delete(c.search, k.lexemes)))) as u
+      )`
       // Scored and sorted before the articles are read: only as many are looked up as it takes
       // to find the best published ones (drafts are few), not one per passage scored.
       const lexical = sql`
         lexical as (
           select r.chunk_id, r.words from (
-            select c.id as chunk_id, c.article_id, ${bm25Of("c")} as words
+            select c.id as chunk_id, c.article_id, ${passageWords} as words
             from article_chunks c cross join selective s cross join scoring k
             -- The product's own full-text index, not everyone's.
             where c.product_id = ${productId} and c.search @@ s.q
@@ -353,7 +348,7 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       if (vector === null) {
         return Effect.flatMap(
           sql`
-            with ${terms}, ${lexical}
+            with ${queryWords}, ${lexical}
             select ${columns}, null::float8 as similarity, l.words
             from lexical l join article_chunks c on c.id = l.chunk_id join articles a on a.id = c.article_id
             order by l.words desc`,
@@ -364,7 +359,7 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
       const query = sql`${vectorLiteral(vector.vector)}::${type}`
       return Effect.flatMap(
         sql`
-          with ${terms}, ${lexical},
+          with ${queryWords}, ${lexical},
           semantic as (
             select e.chunk_id, e.embedding::${type} <=> ${query} as distance
             from chunk_embeddings e
@@ -386,7 +381,7 @@ export class KnowledgeRepo extends Effect.Service<KnowledgeRepo>()("@nestfleet/d
                    select e.embedding::${type} <=> ${query} from chunk_embeddings e
                    where e.space_id = ${vector.spaceId} and e.chunk_id = f.chunk_id
                  )) as similarity,
-                 coalesce(f.words, ${bm25Of("c")}) as words
+                 coalesce(f.words, ${passageWords}) as words
           from found f
           join article_chunks c on c.id = f.chunk_id
           join articles a on a.id = c.article_id

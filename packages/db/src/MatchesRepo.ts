@@ -3,7 +3,10 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { CaseId, CaseMatch, ReasoningStep, RoutingDecision } from "@nestfleet/domain/Cases"
 import { ProductId } from "@nestfleet/domain/Products"
 import { Effect, Option, Schema } from "effect"
-import { dimensionsOf, fusionK, type SpaceVector, vectorLiteral } from "./KnowledgeRepo.js"
+import { dimensionsOf, type SpaceVector, vectorLiteral } from "./KnowledgeRepo.js"
+
+/** Reciprocal rank fusion's constant (Cormack et al.): ranks past the first few count for little. */
+export const fusionK = 60
 
 export class CaseHit extends Schema.Class<CaseHit>("CaseHit")({
   caseId: CaseId,
