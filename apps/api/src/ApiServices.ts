@@ -7,6 +7,7 @@ import { AccessTokens } from "@nestfleet/core/AccessTokens"
 import { AiSettings, LlmFromSettings } from "@nestfleet/core/AiSettings"
 import { Cases } from "@nestfleet/core/Cases"
 import { Channels } from "@nestfleet/core/Channels"
+import { Drafts } from "@nestfleet/core/Drafts"
 import { Ingestion } from "@nestfleet/core/Ingestion"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { Products } from "@nestfleet/core/Products"
@@ -28,6 +29,7 @@ export const ApiServicesLive = FirstAdminLive.pipe(
       Channels.Default,
       Ingestion.Default,
       Cases.Default,
+      Drafts.Default,
       Knowledge.Default
     )
   ),

@@ -25,6 +25,7 @@ import * as RequestSpan from "./http/RequestSpan.js"
 import * as SecurityHeaders from "./http/SecurityHeaders.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { CasesHttpLive } from "./cases/CasesHttp.js"
+import { DraftsHttpLive } from "./drafts/DraftsHttp.js"
 import { ChannelsHttpLive } from "./channels/ChannelsHttp.js"
 import { KnowledgeHttpLive } from "./knowledge/KnowledgeHttp.js"
 import { ProductsHttpLive } from "./products/ProductsHttp.js"
@@ -42,6 +43,7 @@ const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
     ChannelsHttpLive,
     WebhooksHttpLive,
     CasesHttpLive,
+    DraftsHttpLive,
     KnowledgeHttpLive,
     AiSettingsHttpLive
   ]),

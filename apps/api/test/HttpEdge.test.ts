@@ -3,6 +3,7 @@
  * it swapped for test doubles, so the failures can be caused on purpose.
  */
 import { Cases } from "@nestfleet/core/Cases"
+import { Drafts } from "@nestfleet/core/Drafts"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { AiSettings } from "@nestfleet/core/AiSettings"
 import { Channels } from "@nestfleet/core/Channels"
@@ -56,6 +57,7 @@ const otherServices = Layer.mergeAll(
   makeTestLayer(Channels)({}),
   makeTestLayer(Ingestion)({}),
   makeTestLayer(Cases)({}),
+  makeTestLayer(Drafts)({}),
   makeTestLayer(Knowledge)({}),
   makeTestLayer(AiSettings)({})
 )

@@ -6,6 +6,7 @@
  */
 import { HttpServerRequest } from "@effect/platform"
 import { Cases } from "@nestfleet/core/Cases"
+import { Drafts } from "@nestfleet/core/Drafts"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { AiSettings } from "@nestfleet/core/AiSettings"
 import { Channels } from "@nestfleet/core/Channels"
@@ -121,6 +122,7 @@ const failingServer = Http.makeLayer({
     makeTestLayer(Channels)({}),
     makeTestLayer(Ingestion)({}),
     makeTestLayer(Cases)({}),
+    makeTestLayer(Drafts)({}),
     makeTestLayer(Knowledge)({}),
     makeTestLayer(AiSettings)({})
   )),

@@ -4,17 +4,19 @@
  * as they are built.
  */
 import { LlmFromSettings } from "@nestfleet/core/AiSettings"
+import { AutoReply } from "@nestfleet/core/AutoReply"
 import { Embeddings } from "@nestfleet/core/Embeddings"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { KnownIssueMatch } from "@nestfleet/core/KnownIssueMatch"
 import { Triage } from "@nestfleet/core/Triage"
 import { Effect, Layer } from "effect"
+import { AutoReplyStepLive } from "./pipeline/AutoReplyStep.js"
 import { EmbedArticleStepLive } from "./pipeline/EmbedArticleStep.js"
 import { EmbedSpaceStepLive } from "./pipeline/EmbedSpaceStep.js"
 import { KnownIssueMatchStepLive } from "./pipeline/KnownIssueMatchStep.js"
 import { TriageStepLive } from "./pipeline/TriageStep.js"
 
-const steps = [TriageStepLive, KnownIssueMatchStepLive, EmbedArticleStepLive, EmbedSpaceStepLive] as const
+const steps = [TriageStepLive, KnownIssueMatchStepLive, AutoReplyStepLive, EmbedArticleStepLive, EmbedSpaceStepLive] as const
 
 /** Built before the steps and so closed after them: "stopped" is logged once every step has stopped. */
 const lifecycle = Layer.scopedDiscard(
@@ -26,7 +28,7 @@ const lifecycle = Layer.scopedDiscard(
 
 export const WorkerLive = Layer.mergeAll(...steps).pipe(
   Layer.provide(lifecycle),
-  Layer.provide(Layer.mergeAll(Triage.Default, KnownIssueMatch.Default, Knowledge.Default, Embeddings.Default)),
+  Layer.provide(Layer.mergeAll(Triage.Default, KnownIssueMatch.Default, AutoReply.Default, Knowledge.Default, Embeddings.Default)),
   // The model the AI settings name at each call, changed by admins without a restart. The
   // settings service itself is the process's (worker main.ts, or the API's in one process).
   Layer.provide(LlmFromSettings)

@@ -4,18 +4,23 @@
  * classic techniques in the same JSON a model would give (triage: a logistic regression over
  * the sentence embeddings and lexical evidence, EmbeddingTriage, trained and measured on real
  * GitHub issues by eval/tools/train-triage.ts),
+ * reply: extractive, the most relevant parts of the sources quoted and cited (BuiltinReply);
  * and embeds text with the Universal Sentence Encoder lite whose weights ship in an npm
  * package (BuiltinEmbeddings): chosen over feature hashing by recall on real support
  * questions (eval/tools/compare-embeddings.ts).
  */
 import { Effect, Schema } from "effect"
 import * as BuiltinEmbeddings from "./BuiltinEmbeddings.js"
+import * as BuiltinReply from "./BuiltinReply.js"
 import * as EmbeddingTriage from "./EmbeddingTriage.js"
 import { type LlmProvider, LlmUnavailable } from "./Llm.js"
+import { ReplyInput } from "./ReplyTask.js"
 import { TriageInput } from "./TriageTask.js"
 
 export const name = "builtin"
 export const model = EmbeddingTriage.model.model
+/** What answers the reply task: quotes, not a model. */
+export const replyModel = "builtin-extractive"
 
 /** Dimensions of the builtin sentence embeddings. */
 export const embeddingDimensions = BuiltinEmbeddings.dimensions
@@ -23,8 +28,9 @@ export const embeddingDimensions = BuiltinEmbeddings.dimensions
 export const embeddingModel = BuiltinEmbeddings.model
 
 const decodeTriageInput = Schema.decodeUnknownEither(Schema.parseJson(TriageInput))
+const decodeReplyInput = Schema.decodeUnknownEither(Schema.parseJson(ReplyInput))
 
-const tasks: Record<string, (input: string) => Effect.Effect<string, LlmUnavailable>> = {
+const tasks: Record<string, (input: string) => Effect.Effect<{ text: string; model: string }, LlmUnavailable>> = {
   triage: (input) =>
     decodeTriageInput(input).pipe(
       Effect.mapError((error) =>
@@ -38,9 +44,17 @@ const tasks: Record<string, (input: string) => Effect.Effect<string, LlmUnavaila
         )
       ),
       // The task's answer: the probabilities of every type stay out of it.
-      Effect.map(({ confidence, reasoning, severity, summary, type }) =>
-        JSON.stringify({ type, severity, confidence, summary, reasoning })
-      )
+      Effect.map(({ confidence, reasoning, severity, summary, type }) => ({
+        text: JSON.stringify({ type, severity, confidence, summary, reasoning }),
+        model
+      }))
+    ),
+  reply: (input) =>
+    decodeReplyInput(input).pipe(
+      Effect.mapError((error) =>
+        new LlmUnavailable({ provider: name, message: `The reply input is not {subject, messages, sources}: ${error.message}` })
+      ),
+      Effect.map((parsed) => ({ text: JSON.stringify(BuiltinReply.reply(parsed)), model: replyModel }))
     )
 }
 
@@ -51,7 +65,7 @@ export const provider: LlmProvider = {
     const run = tasks[task]
     return run === undefined
       ? Effect.fail(new LlmUnavailable({ provider: name, message: `The builtin provider has no answer for the task ${task}` }))
-      : Effect.map(run(input), (text) => ({ text, model }))
+      : run(input)
   },
   embed: (texts, space) =>
     space !== undefined && (space.model !== embeddingModel || space.dimensions !== embeddingDimensions)

@@ -13,11 +13,12 @@ import { Transactions } from "@nestfleet/db/Transactions"
 import { CasesRepo, type CaseEventRow, type CaseRow, type MessageRow, type TriageRow } from "@nestfleet/db/CasesRepo"
 import { UsersRepo } from "@nestfleet/db/UsersRepo"
 import { AiCallsRepo } from "@nestfleet/db/AiCallsRepo"
+import { DraftsRepo } from "@nestfleet/db/DraftsRepo"
 import { MatchesRepo } from "@nestfleet/db/MatchesRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
+import { CaseDetail } from "@nestfleet/domain/CaseDetail"
 import {
   AiCall,
-  CaseDetail,
   CaseEvent,
   type CaseId,
   CasePage,
@@ -34,7 +35,6 @@ import {
   type CaseChanges,
   CaseNotFound,
   type CaseQuery,
-  InvalidCursor,
   InvalidDuplicate,
   type NewNote,
   RetriageAlreadyQueued
@@ -42,6 +42,8 @@ import {
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { TriageJob } from "@nestfleet/jobs/PipelineJobs"
 import { Clock, Context, Duration, Effect, Option, Schema } from "effect"
+import { toDraftVersion } from "./Drafts.js"
+import * as KeysetCursor from "./KeysetCursor.js"
 import { orDieUnexpected } from "./Unexpected.js"
 
 const defaultPageSize = 25
@@ -90,26 +92,6 @@ const toTriage = (row: TriageRow) =>
 const toEvent = (row: CaseEventRow) =>
   new CaseEvent({ kind: row.kind, actorUserId: row.actorUserId, data: row.data, createdAt: row.createdAt })
 
-// The keyset cursor: the last case's creation time (full precision) and id, opaque to clients.
-const encodeCursor = (row: CaseRow) => Buffer.from(`${row.createdAtKey}|${row.id}`).toString("base64url")
-
-const CursorParts = Schema.Tuple(Schema.String, Schema.UUID)
-
-const cursorTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
-
-/** A time in the cursor's format that is also a real date (no February 31st). */
-const isCursorTime = (time: string) =>
-  cursorTime.test(time) && !Number.isNaN(Date.parse(time)) &&
-  new Date(Date.parse(time)).toISOString().slice(0, 19) === time.slice(0, 19)
-
-const decodeCursor = (cursor: string) => {
-  const parts = Buffer.from(cursor, "base64url").toString("utf8").split("|")
-  const valid = Schema.is(CursorParts)(parts) && isCursorTime(parts[0])
-  return valid
-    ? Effect.succeed({ createdAtKey: parts[0], id: parts[1] })
-    : Effect.fail(new InvalidCursor({ message: "The cursor is not one this API gave out; start from the first page" }))
-}
-
 /** The singleton key of a case's retriage jobs: at most one of them waits at a time. */
 const retriageKey = (id: CaseId) => `retriage:${id}`
 
@@ -133,18 +115,19 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
     const repo = yield* CasesRepo
     const matches = yield* MatchesRepo
     const aiCalls = yield* AiCallsRepo
+    const drafts = yield* DraftsRepo
     const users = yield* UsersRepo
     const queue = yield* JobQueue
     const cooldownMillis = Duration.toMillis(yield* RetriageCooldown)
 
     const list = Effect.fn("Cases.list")(function*(query: CaseQuery) {
       const limit = query.limit ?? defaultPageSize
-      const after = query.cursor === undefined ? undefined : yield* decodeCursor(query.cursor)
+      const after = query.cursor === undefined ? undefined : yield* KeysetCursor.decode(query.cursor)
       const rows = yield* repo.list({ ...query, after, limit: limit + 1 })
       const page = rows.slice(0, limit)
       return new CasePage({
         items: page.map(toSummary),
-        nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null
+        nextCursor: rows.length > limit ? KeysetCursor.encode(page[page.length - 1]!) : null
       })
     }, orDieUnexpected)
 
@@ -153,18 +136,19 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
       const read = yield* transactions.withSnapshot(Effect.gen(function*() {
         const row = yield* repo.findById(id)
         if (Option.isNone(row)) return Option.none()
-        const [messages, triage, timeline, match, state, calls] = yield* Effect.all([
+        const [messages, triage, timeline, match, state, calls, versions] = yield* Effect.all([
           repo.messagesOf(id),
           repo.latestTriage(id),
           repo.eventsOf(id),
           matches.latestResult(id),
           Effect.flatten(matches.stateOf(id)),
-          aiCalls.ofCase(id)
+          aiCalls.ofCase(id),
+          drafts.versionsOfCase(id)
         ])
-        return Option.some({ row: row.value, messages, triage, timeline, match, state, calls })
+        return Option.some({ row: row.value, messages, triage, timeline, match, state, calls, versions })
       }))
       if (Option.isNone(read)) return yield* caseNotFound(id)
-      const { calls, match, messages, row, state, timeline, triage } = read.value
+      const { calls, match, messages, row, state, timeline, triage, versions } = read.value
       return new CaseDetail({
         case: toSummary(row),
         messages: messages.map(toMessage),
@@ -181,6 +165,7 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
             score: state.duplicateScore
           }),
         aiCalls: calls.map((call) => new AiCall(call)),
+        drafts: versions.map(toDraftVersion),
         timeline: timeline.map(toEvent)
       })
     }, orDieUnexpected)
@@ -312,5 +297,12 @@ export class Cases extends Effect.Service<Cases>()("@nestfleet/core/Cases", {
 
     return { list, get, update, addNote, retriage, markDuplicate, dismissDuplicate } as const
   }),
-  dependencies: [Transactions.Default, CasesRepo.Default, UsersRepo.Default, MatchesRepo.Default, AiCallsRepo.Default]
+  dependencies: [
+    Transactions.Default,
+    CasesRepo.Default,
+    UsersRepo.Default,
+    MatchesRepo.Default,
+    AiCallsRepo.Default,
+    DraftsRepo.Default
+  ]
 }) {}

@@ -3,7 +3,8 @@
  * (every channel, open and resolved) for what this case is about, store the best matches with
  * the reasoning, mark a likely duplicate, and decide where the case goes next:
  *
- * - `reply` when the best article scores at least the product's `matchMinSimilarity`;
+ * - `reply` when the best article scores at least the product's `matchMinSimilarity` (the
+ *   auto_reply job is sent with the result);
  * - `change_prep` for a bug or incident that no article answers;
  * - `human` otherwise (the case is put in front of a person: `needs_attention`).
  *
@@ -17,6 +18,8 @@ import { type CaseHit, MatchesRepo, type StoredMatch } from "@nestfleet/db/Match
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
 import { type CaseId, type CaseStatus, type CaseType, MatchEvidence, ReasoningStep, type RoutingDecision } from "@nestfleet/domain/Cases"
+import { JobQueue } from "@nestfleet/jobs/JobQueue"
+import { AutoReplyJob } from "@nestfleet/jobs/PipelineJobs"
 import { Effect, Option } from "effect"
 import * as CaseText from "./CaseText.js"
 import { Embeddings } from "./Embeddings.js"
@@ -119,6 +122,7 @@ export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfle
     const spaces = yield* EmbeddingSpacesRepo
     const knowledge = yield* Knowledge
     const embeddings = yield* Embeddings
+    const queue = yield* JobQueue
 
     /** The case's vector in the active space, stored when its text changed; none when no model is reachable. */
     const caseVector = (caseId: CaseId, text: string) =>
@@ -202,6 +206,7 @@ export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfle
           actorUserId: null,
           data: { ...routing, ...(moved ? { status: { from: current.status, to: "needs_attention" } } : {}) }
         })
+        if (routing.decision === "reply") yield* queue.send(AutoReplyJob, { caseId, reason: "matched" as const }).pipe(Effect.orDie)
         if (bestCase !== undefined && bestCase.score >= likelyDuplicateScore && bestCase.caseId !== undefined) {
           const suggested = yield* matches.suggestDuplicate(caseId, bestCase.caseId, bestCase.score)
           if (suggested) {

@@ -9,6 +9,7 @@ import { CaseEventRow, CaseRow, CasesRepo } from "@nestfleet/db/CasesRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
 import { UsersRepo } from "@nestfleet/db/UsersRepo"
 import { AiCallsRepo } from "@nestfleet/db/AiCallsRepo"
+import { DraftsRepo } from "@nestfleet/db/DraftsRepo"
 import { MatchesRepo } from "@nestfleet/db/MatchesRepo"
 import type { SignedInUser } from "@nestfleet/domain/Access"
 import { CaseEvent, CaseId } from "@nestfleet/domain/Cases"
@@ -66,6 +67,7 @@ const casesWith = (
     makeTestLayer(UsersRepo)({}),
     makeTestLayer(MatchesRepo)({}),
     makeTestLayer(AiCallsRepo)({}),
+    makeTestLayer(DraftsRepo)({}),
     makeTestLayer(JobQueue)({
       findWaiting: (_job, _key) => Effect.succeed(waiting),
       send: (_job, payload, options) =>

@@ -294,6 +294,17 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       execute: (caseId) => sql`select * from messages where case_id = ${caseId} order by created_at, id`
     })
 
+    /** The customer's newest message on the case. */
+    const latestInbound = SqlSchema.findOne({
+      Request: CaseId,
+      Result: MessageRow,
+      execute: (caseId) =>
+        sql`
+          select * from messages where case_id = ${caseId} and kind = 'inbound'
+          order by created_at desc, id desc
+          limit 1`
+    })
+
     const insertEvent = SqlSchema.void({
       Request: Schema.Struct({
         caseId: CaseId,
@@ -473,6 +484,7 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       lock,
       insertMessage,
       messagesOf,
+      latestInbound,
       insertEvent,
       eventsOf,
       latestEvent,

@@ -3,6 +3,7 @@ import { AiSettingsApi } from "./AiSettingsApi.js"
 import { AuthApi, SessionApi } from "./AuthApi.js"
 import { CasesApi } from "./CasesApi.js"
 import { ChannelsApi } from "./ChannelsApi.js"
+import { DraftsApi } from "./DraftsApi.js"
 import { InternalServerError, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 import { HealthApi } from "./HealthApi.js"
 import { KnowledgeApi } from "./KnowledgeApi.js"
@@ -23,6 +24,7 @@ export class NestFleetApi extends HttpApi.make("nestfleet")
   .add(ChannelsApi)
   .add(WebhooksApi)
   .add(CasesApi)
+  .add(DraftsApi)
   .add(KnowledgeApi)
   .add(AiSettingsApi)
   .addError(PayloadTooLarge)

@@ -1,5 +1,6 @@
 /** Cases: one customer conversation each, with its messages, triage and timeline. */
 import { Schema } from "effect"
+import { CaseType } from "./CaseType.js"
 import { ChannelId } from "./Channels.js"
 import { ArticleId } from "./Knowledge.js"
 import { ProductId } from "./Products.js"
@@ -22,8 +23,7 @@ export const CaseStatus = Schema.Literal(
 )
 export type CaseStatus = typeof CaseStatus.Type
 
-export const CaseType = Schema.Literal("bug", "question", "feature_request", "incident", "billing", "account", "other")
-export type CaseType = typeof CaseType.Type
+export { CaseType } from "./CaseType.js"
 
 export const Severity = Schema.Literal("critical", "high", "medium", "low")
 export type Severity = typeof Severity.Type
@@ -152,19 +152,6 @@ export class AiCall extends Schema.Class<AiCall>("AiCall")({
   latencyMs: Schema.Number,
   outcome: Schema.String,
   createdAt: Schema.Date
-}) {}
-
-export class CaseDetail extends Schema.Class<CaseDetail>("CaseDetail")({
-  case: CaseSummary,
-  messages: Schema.Array(Message),
-  triage: Schema.NullOr(Triage),
-  /** The latest known-issue match, best first (at most 10), with what was searched and decided. */
-  matches: Schema.Array(CaseMatch),
-  matchReasoning: Schema.Array(ReasoningStep),
-  routing: Schema.NullOr(Routing),
-  duplicate: Schema.NullOr(DuplicateMark),
-  aiCalls: Schema.Array(AiCall),
-  timeline: Schema.Array(CaseEvent)
 }) {}
 
 export class CasePage extends Schema.Class<CasePage>("CasePage")({

@@ -3,7 +3,8 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import { noNul } from "./Text.js"
 import { RequireAgent, RequireViewer } from "./Access.js"
-import { CaseDetail, CaseEvent, CaseId, CasePage, CaseStatus, CaseType, Severity } from "./Cases.js"
+import { CaseDetail } from "./CaseDetail.js"
+import { CaseEvent, CaseId, CasePage, CaseStatus, CaseType, Severity } from "./Cases.js"
 import { ProductId } from "./Products.js"
 import { UserId } from "./Users.js"
 

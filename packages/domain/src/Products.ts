@@ -1,5 +1,6 @@
 /** Products: what customers write about, with the policy the AI pipeline follows for each. */
 import { Schema } from "effect"
+import { CaseType } from "./CaseType.js"
 import { noNul } from "./Text.js"
 
 export const ProductId = Schema.UUID.pipe(Schema.brand("ProductId"))
@@ -36,6 +37,19 @@ export class Component extends Schema.Class<Component>("Component")({
   pathHints: Schema.Array(Schema.String.pipe(noNul, Schema.maxLength(300))).pipe(Schema.maxItems(50))
 }) {}
 
+/** Types whose drafts may be sent without a person; an incident never is. */
+export const AutoSendTypes = Schema.Array(CaseType).pipe(
+  Schema.filter((types) => !types.includes("incident") || "An incident is never answered without a person"),
+  Schema.maxItems(7)
+)
+
+/** Text around a draft's body; `{name}` becomes the customer's name (or "there"). */
+const ReplyTemplate = Schema.String.pipe(
+  noNul,
+  Schema.maxLength(2000, { message: () => "A reply template is at most 2000 characters" })
+)
+
+/** Every setting, as a client may send it. */
 const settingsFields = {
   replyMode: ReplyMode,
   /** In `auto` mode, drafts at least this confident are sent without approval. */
@@ -44,10 +58,26 @@ const settingsFields = {
   matchMinSimilarity: Fraction,
   /** Triage below this confidence puts the case in `needs_attention`. */
   triageMinConfidence: Fraction,
-  components: Schema.Array(Component).pipe(Schema.maxItems(200))
+  components: Schema.Array(Component).pipe(Schema.maxItems(200)),
+  /** In `auto` mode, only drafts for these types are sent without approval. */
+  autoSendTypes: AutoSendTypes,
+  replyGreeting: ReplyTemplate,
+  replyClosing: ReplyTemplate
 }
 
-export class ProductSettings extends Schema.Class<ProductSettings>("ProductSettings")(settingsFields) {
+/** Settings added after products existed: a product stored without them reads these. */
+const laterDefaults = {
+  autoSendTypes: (): ReadonlyArray<CaseType> => ["question"],
+  replyGreeting: () => "Hi {name},",
+  replyClosing: () => "Best regards,\nThe support team"
+}
+
+export class ProductSettings extends Schema.Class<ProductSettings>("ProductSettings")({
+  ...settingsFields,
+  autoSendTypes: Schema.optionalWith(AutoSendTypes, { default: laterDefaults.autoSendTypes }),
+  replyGreeting: Schema.optionalWith(ReplyTemplate, { default: laterDefaults.replyGreeting }),
+  replyClosing: Schema.optionalWith(ReplyTemplate, { default: laterDefaults.replyClosing })
+}) {
   static readonly defaults = new ProductSettings({
     replyMode: "approval",
     autoSendMinConfidence: 0.85,

@@ -5,9 +5,9 @@
  */
 import { Context } from "effect"
 import type { JobDefinition } from "./JobDefinition.js"
-import { EmbedArticleJob, EmbedSpaceJob, KnownIssueMatchJob, TriageJob } from "./PipelineJobs.js"
+import { AutoReplyJob, EmbedArticleJob, EmbedSpaceJob, KnownIssueMatchJob, TriageJob } from "./PipelineJobs.js"
 
-export const all: ReadonlyArray<JobDefinition.Any> = [TriageJob, KnownIssueMatchJob, EmbedArticleJob, EmbedSpaceJob]
+export const all: ReadonlyArray<JobDefinition.Any> = [TriageJob, KnownIssueMatchJob, AutoReplyJob, EmbedArticleJob, EmbedSpaceJob]
 
 /** The catalogue in use; tests provide their own jobs through it. */
 export class JobCatalogue extends Context.Reference<JobCatalogue>()("@nestfleet/jobs/JobCatalogue", {

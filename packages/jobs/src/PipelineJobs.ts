@@ -22,6 +22,13 @@ export const KnownIssueMatchJob = JobDefinition.make("known_issue_match", {
   worker: { concurrency: 2, batchSize: 4 }
 })
 
+/** Draft a reply to a case from its matched articles: routed to `reply` by matching, or asked for by a person. */
+export const AutoReplyJob = JobDefinition.make("auto_reply", {
+  payload: Schema.Struct({ caseId: CaseId, reason: Schema.Literal("matched", "requested") }),
+  retry: { retryLimit: 5, retryDelaySeconds: 2, backoff: true, retryDelayMaxSeconds: 300, expireInSeconds: 300 },
+  worker: { concurrency: 2, batchSize: 4 }
+})
+
 /** Cut one version of an article into passages and embed them; an older version never overwrites a newer one. */
 export const EmbedArticleJob = JobDefinition.make("embed_article", {
   payload: Schema.Struct({ articleId: ArticleId, version: Schema.Int }),
