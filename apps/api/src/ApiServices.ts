@@ -1,7 +1,8 @@
 /**
  * The services the API's handlers call, over the database and the job queue. On a database
- * without users, building them creates the first admin. `AiSettings` is among what it
- * provides: the worker's pipeline, in the same process, takes its model from it too.
+ * without users, building them creates the first admin. `AiSettings` and `SecretCipher` are
+ * among what it provides: the worker's pipeline, in the same process, takes its model and
+ * reads secrets with them too.
  */
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
 import { AiSettings, LlmFromSettings } from "@nestfleet/core/AiSettings"
@@ -38,6 +39,7 @@ export const ApiServicesLive = FirstAdminLive.pipe(
   Layer.provide(LlmFromSettings),
   Layer.provideMerge(AiSettings.Default),
   // Both carry ServerKeys.Default, one layer value, which a build memoizes: the server's keys
-  // are resolved once for the two of them.
-  Layer.provide(Layer.mergeAll(AccessTokens.Default, SecretCipher.Default))
+  // are resolved once for the two of them. The cipher is also the in-process worker's (it
+  // reads the channels' secrets to sign replies).
+  Layer.provideMerge(Layer.mergeAll(AccessTokens.Default, SecretCipher.Default))
 )

@@ -6,73 +6,15 @@
  * on is refused and the case goes to a person.
  */
 import { expect, layer } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
+import { agentToken, drafted, draftedCase, exportQuestion, post, type Version, type WithDrafts } from "./DraftFlows.js"
 import { channelOf, deliver } from "./IntakeFlows.js"
-import { customerMessage, type Detail, knowledgeBase, matched, query } from "./KnowledgeFlows.js"
+import { knowledgeBase, matched, query } from "./KnowledgeFlows.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
 const serverLayer = TestServer.layer(undefined, { withWorker: true })
-
-interface Version {
-  readonly id: string
-  readonly caseId: string
-  readonly version: number
-  readonly status: string
-  readonly body: string
-  readonly citations: ReadonlyArray<{ n: number; articleId: string; chunkId: string; title: string; url: string | null }>
-  readonly author: { kind: string; name: string; userId: string | null }
-  readonly reasoning: ReadonlyArray<{ step: string; detail: string }>
-  readonly decision: string | null
-  readonly decidedBy: string | null
-  readonly decidedAt: string | null
-}
-
-interface WithDrafts extends Detail {
-  readonly drafts: ReadonlyArray<Version>
-  readonly aiCalls: ReadonlyArray<{ step: string | null; task: string }>
-}
-
-/** Waits until the case's draft has `versions` versions; answers the case as the API shows it. */
-const drafted = (token: string, caseId: string, versions = 1) =>
-  Effect.flatMap(
-    query<{ n: number }>(
-      "select count(*)::int as n from draft_versions v join drafts d on d.id = v.draft_id where d.case_id = $1",
-      [caseId]
-    ).pipe(
-      Effect.flatMap((rows) => rows[0]!.n >= versions ? Effect.void : Effect.fail("not drafted yet")),
-      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("30 seconds")))
-    ),
-    () => Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as WithDrafts)
-  )
-
-const exportQuestion = customerMessage(
-  "draft-1",
-  "CSV export fails",
-  "Exporting my report fails with EXPORT_TOO_LARGE. What can I do?"
-)
-
-/** A case asking what the export article answers, on a product with `settings`, drafted. */
-const draftedCase = (externalId: string, settings: Record<string, unknown>) =>
-  Effect.gen(function*() {
-    const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01, ...settings })
-    const sent = yield* deliver(kb.channelId, Signing.standardWebhooks(kb.secret, { ...exportQuestion, externalId }))
-    expect(sent.status).toBe(202)
-    const caseId = (sent.body as { caseId: string }).caseId
-    const detail = yield* drafted(kb.token, caseId)
-    return { ...kb, caseId, detail, draft: detail.drafts[0]! }
-  })
-
-const agentToken = Effect.gen(function*() {
-  const admin = (yield* AuthFlows.signIn(TestServer.admin)).accessToken
-  const email = `drafts-agent-${crypto.randomUUID()}@nestfleet.test`
-  yield* AuthFlows.createUser(admin, { email, password: "agent-password-1", roles: ["agent"] })
-  return (yield* AuthFlows.signIn({ email, password: "agent-password-1" })).accessToken
-})
-
-const post = (token: string, path: string, body?: unknown) =>
-  AuthFlows.call(token, path, body === undefined ? { method: "POST" } : { method: "POST", body })
 
 layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply drafts", (it) => {
   it.effect("a case routed to reply gets a cited draft waiting for approval; the agent approves exactly that version", () =>

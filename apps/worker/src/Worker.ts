@@ -8,15 +8,25 @@ import { AutoReply } from "@nestfleet/core/AutoReply"
 import { Embeddings } from "@nestfleet/core/Embeddings"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { KnownIssueMatch } from "@nestfleet/core/KnownIssueMatch"
+import { ReplyDelivery } from "@nestfleet/core/ReplyDelivery"
 import { Triage } from "@nestfleet/core/Triage"
+import { FetchHttpClient } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AutoReplyStepLive } from "./pipeline/AutoReplyStep.js"
+import { DeliverReplyStepLive } from "./pipeline/DeliverReplyStep.js"
 import { EmbedArticleStepLive } from "./pipeline/EmbedArticleStep.js"
 import { EmbedSpaceStepLive } from "./pipeline/EmbedSpaceStep.js"
 import { KnownIssueMatchStepLive } from "./pipeline/KnownIssueMatchStep.js"
 import { TriageStepLive } from "./pipeline/TriageStep.js"
 
-const steps = [TriageStepLive, KnownIssueMatchStepLive, AutoReplyStepLive, EmbedArticleStepLive, EmbedSpaceStepLive] as const
+const steps = [
+  TriageStepLive,
+  KnownIssueMatchStepLive,
+  AutoReplyStepLive,
+  DeliverReplyStepLive,
+  EmbedArticleStepLive,
+  EmbedSpaceStepLive
+] as const
 
 /** Built before the steps and so closed after them: "stopped" is logged once every step has stopped. */
 const lifecycle = Layer.scopedDiscard(
@@ -28,7 +38,14 @@ const lifecycle = Layer.scopedDiscard(
 
 export const WorkerLive = Layer.mergeAll(...steps).pipe(
   Layer.provide(lifecycle),
-  Layer.provide(Layer.mergeAll(Triage.Default, KnownIssueMatch.Default, AutoReply.Default, Knowledge.Default, Embeddings.Default)),
+  Layer.provide(Layer.mergeAll(
+      Triage.Default,
+      KnownIssueMatch.Default,
+      AutoReply.Default,
+      ReplyDelivery.Default,
+      Knowledge.Default,
+      Embeddings.Default
+    ).pipe(Layer.provide(FetchHttpClient.layer))),
   // The model the AI settings name at each call, changed by admins without a restart. The
   // settings service itself is the process's (worker main.ts, or the API's in one process).
   Layer.provide(LlmFromSettings)

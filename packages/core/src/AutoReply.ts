@@ -28,6 +28,7 @@ import { Effect, Either, Option } from "effect"
 import * as CaseText from "./CaseText.js"
 import { Knowledge, relevanceOf } from "./Knowledge.js"
 import * as ReplyGuard from "./ReplyGuard.js"
+import { ReplyOutbox } from "./ReplyOutbox.js"
 import * as ReplyPolicy from "./ReplyPolicy.js"
 import { orDieUnexpected } from "./Unexpected.js"
 
@@ -123,6 +124,7 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
     const products = yield* ProductsRepo
     const knowledge = yield* Knowledge
     const llm = yield* Llm
+    const outbox = yield* ReplyOutbox
 
     const run = Effect.fn("AutoReply.run")(function*(caseId: CaseId, jobId: string, reason: DraftReason) {
       yield* Effect.annotateCurrentSpan({ "case.id": caseId })
@@ -260,6 +262,7 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
             actorUserId: null,
             data: { draftId: draft.id, version: version.version, by: "policy", reason: sending.reason }
           })
+          yield* outbox.enqueue(version, { userId: null, name: product.name })
         }
       }))
     }, (effect, caseId) => Effect.provideService(effect, LlmCallSite, { caseId, step: "auto_reply" }), orDieUnexpected)
@@ -272,6 +275,7 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
     DraftsRepo.Default,
     MatchesRepo.Default,
     ProductsRepo.Default,
-    Knowledge.Default
+    Knowledge.Default,
+    ReplyOutbox.Default
   ]
 }) {}

@@ -27,6 +27,7 @@ import {
   Message,
   DuplicateMark,
   MessageAuthor,
+  MessageDelivery,
   Routing,
   Triage
 } from "@nestfleet/domain/Cases"
@@ -74,6 +75,15 @@ const toMessage = (row: MessageRow) =>
     ),
     body: row.body,
     html: row.html,
+    delivery: row.draftId === null || row.draftVersion === null || row.deliveryState === null
+      ? null
+      : new MessageDelivery({
+        state: row.deliveryState,
+        draftId: row.draftId,
+        version: row.draftVersion,
+        error: row.deliveryError,
+        deliveredAt: row.deliveredAt
+      }),
     createdAt: row.createdAt
   })
 

@@ -28,6 +28,7 @@ import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { AutoReplyJob } from "@nestfleet/jobs/PipelineJobs"
 import { Effect, Option } from "effect"
 import * as KeysetCursor from "./KeysetCursor.js"
+import { ReplyOutbox } from "./ReplyOutbox.js"
 import { markersOf } from "./ReplyGuard.js"
 import { orDieUnexpected } from "./Unexpected.js"
 
@@ -60,6 +61,7 @@ export class Drafts extends Effect.Service<Drafts>()("@nestfleet/core/Drafts", {
     const cases = yield* CasesRepo
     const repo = yield* DraftsRepo
     const queue = yield* JobQueue
+    const outbox = yield* ReplyOutbox
 
     /**
      * The draft and its newest version, locked: the case first (as the pipeline and intake
@@ -111,6 +113,7 @@ export class Drafts extends Effect.Service<Drafts>()("@nestfleet/core/Drafts", {
           actorUserId: user.id,
           data: { draftId: id, version, by: "agent" }
         })
+        yield* outbox.enqueue(row, { userId: user.id, name: user.name })
         return row
       }))
       return toDraftVersion(approved)
@@ -227,5 +230,5 @@ export class Drafts extends Effect.Service<Drafts>()("@nestfleet/core/Drafts", {
 
     return { approve, reject, edit, request, approvals } as const
   }),
-  dependencies: [Transactions.Default, CasesRepo.Default, DraftsRepo.Default]
+  dependencies: [Transactions.Default, CasesRepo.Default, DraftsRepo.Default, ReplyOutbox.Default]
 }) {}

@@ -8,6 +8,7 @@ import { Either, Schema } from "effect"
 import * as AutoReply from "../src/AutoReply.js"
 import * as ReplyGuard from "../src/ReplyGuard.js"
 import * as ReplyPolicy from "../src/ReplyPolicy.js"
+import { failureOfStatus } from "../src/ReplyTarget.js"
 
 const articleId = (n: number) => Schema.decodeSync(ArticleId)(`00000000-0000-4000-8000-${String(n).padStart(12, "0")}`)
 
@@ -92,5 +93,15 @@ describe("AutoReply", () => {
       "Hello Ada!\n\nFilter first [3], then export [1].\n\nSources:\n[1] Exports — https://docs.example.com/exports\n[3] Filters\n\n— Ada's helpers"
     )
     expect(AutoReply.compose(ProductSettings.defaults, null, "Body [1]", [])).toBe("Hi there,\n\nBody [1]\n\nBest regards,\nThe support team")
+  })
+})
+
+describe("ReplyTarget", () => {
+  it("retries what may heal (timeouts, rate limits, server errors) and stops at any other refusal", () => {
+    expect(failureOfStatus(200, "The target")).toBeNull()
+    expect(failureOfStatus(204, "The target")).toBeNull()
+    for (const status of [408, 425, 429, 500, 502, 503]) expect(failureOfStatus(status, "The target")?.permanent).toBe(false)
+    for (const status of [400, 401, 403, 404, 410, 422]) expect(failureOfStatus(status, "The target")?.permanent).toBe(true)
+    expect(failureOfStatus(404, "The target")?.reason).toBe("The target answered HTTP 404")
   })
 })

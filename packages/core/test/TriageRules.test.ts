@@ -52,6 +52,11 @@ const message = (kind: "inbound" | "outbound" | "note", body: string) =>
     body,
     html: null,
     metadata: {},
+    draftId: null,
+    draftVersion: null,
+    deliveryState: null,
+    deliveryError: null,
+    deliveredAt: null,
     createdAt: at
   })
 

@@ -1,7 +1,7 @@
 /** Cases, their messages, timelines and triage results, and the deliveries that made them. */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { CaseId, CaseStatus, CaseType, MessageId, MessageKind, ReasoningStep, Severity } from "@nestfleet/domain/Cases"
+import { CaseId, CaseStatus, CaseType, DeliveryState, MessageId, MessageKind, ReasoningStep, Severity } from "@nestfleet/domain/Cases"
 import { ChannelId } from "@nestfleet/domain/Channels"
 import { ProductId } from "@nestfleet/domain/Products"
 import { UserId } from "@nestfleet/domain/Users"
@@ -40,6 +40,11 @@ export class MessageRow extends Schema.Class<MessageRow>("MessageRow")({
   body: Schema.String,
   html: Schema.NullOr(Schema.String),
   metadata: Json,
+  draftId: Schema.NullOr(Schema.UUID),
+  draftVersion: Schema.NullOr(Schema.Number),
+  deliveryState: Schema.NullOr(DeliveryState),
+  deliveryError: Schema.NullOr(Schema.String),
+  deliveredAt: Schema.NullOr(Schema.DateFromSelf),
   createdAt: Schema.DateFromSelf
 }) {}
 
@@ -294,6 +299,63 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       execute: (caseId) => sql`select * from messages where case_id = ${caseId} order by created_at, id`
     })
 
+    /**
+     * A draft version's reply as an outbound message, `sending`: one per version, so a second
+     * approval or a retried transaction finds the first (none is answered then).
+     */
+    const insertOutbound = SqlSchema.findOne({
+      Request: Schema.Struct({
+        caseId: CaseId,
+        author: Json,
+        authorUserId: Schema.NullOr(UserId),
+        body: Schema.String,
+        draftId: Schema.UUID,
+        draftVersion: Schema.Number
+      }),
+      Result: MessageRow,
+      execute: (reply) =>
+        sql`
+          insert into messages (case_id, kind, author, author_user_id, body, draft_id, draft_version, delivery_state)
+          values (
+            ${reply.caseId}, 'outbound', ${JSON.stringify(reply.author)}::jsonb, ${reply.authorUserId}, ${reply.body},
+            ${reply.draftId}, ${reply.draftVersion}, 'sending'
+          )
+          on conflict (draft_id, draft_version) where draft_id is not null do nothing
+          returning *`
+    })
+
+    /** The reply of a draft version. */
+    const outboundOf = SqlSchema.findOne({
+      Request: Schema.Struct({ draftId: Schema.UUID, draftVersion: Schema.Number }),
+      Result: MessageRow,
+      execute: ({ draftId, draftVersion }) =>
+        sql`select * from messages where draft_id = ${draftId} and draft_version = ${draftVersion}`
+    })
+
+    const findMessage = SqlSchema.findOne({
+      Request: MessageId,
+      Result: MessageRow,
+      execute: (id) => sql`select * from messages where id = ${id}`
+    })
+
+    /** What an attempt to deliver a reply came to: `sent` (with the target's id for it), still `sending` (why the attempt failed), or `failed`. */
+    const recordDelivery = SqlSchema.void({
+      Request: Schema.Struct({
+        id: MessageId,
+        state: DeliveryState,
+        error: Schema.NullOr(Schema.String),
+        externalId: Schema.NullOr(Schema.String)
+      }),
+      execute: ({ error, externalId, id, state }) =>
+        sql`
+          update messages set
+            delivery_state = ${state},
+            delivery_error = ${error},
+            delivered_at = case when ${state} = 'sent' then clock_timestamp() end,
+            external_id = coalesce(${externalId}, external_id)
+          where id = ${id}`
+    })
+
     /** The customer's newest message on the case. */
     const latestInbound = SqlSchema.findOne({
       Request: CaseId,
@@ -485,6 +547,10 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
       insertMessage,
       messagesOf,
       latestInbound,
+      insertOutbound,
+      outboundOf,
+      findMessage,
+      recordDelivery,
       insertEvent,
       eventsOf,
       latestEvent,

@@ -171,6 +171,10 @@ export class DraftsRepo extends Effect.Service<DraftsRepo>()("@nestfleet/db/Draf
           from updated u join drafts d on d.id = u.draft_id`
     })
 
+    /** An approved version was delivered. */
+    const markSent = (draftId: DraftId, version: number) =>
+      sql`update draft_versions set status = 'sent' where draft_id = ${draftId} and version = ${version} and status = 'approved'`
+
     /** Every version of the case's draft, newest first. */
     const versionsOfCase = SqlSchema.findAll({
       Request: CaseId,
@@ -225,6 +229,7 @@ export class DraftsRepo extends Effect.Service<DraftsRepo>()("@nestfleet/db/Draf
       findVersion,
       addVersion,
       decide,
+      markSent,
       versionsOfCase,
       pendingApprovals
     } as const

@@ -59,12 +59,28 @@ export class MessageAuthor extends Schema.Class<MessageAuthor>("MessageAuthor")(
   userId: Schema.optional(UserId)
 }) {}
 
+export const DeliveryState = Schema.Literal("sending", "sent", "failed")
+export type DeliveryState = typeof DeliveryState.Type
+
+/** How a reply is getting to the customer: `sending` (retried until it is `sent`), or `failed` for good, with why. */
+export class MessageDelivery extends Schema.Class<MessageDelivery>("MessageDelivery")({
+  state: DeliveryState,
+  /** The draft and version it sends. */
+  draftId: Schema.UUID,
+  version: Schema.Int,
+  /** The last attempt's failure while `sending`; the reason it stopped when `failed`. */
+  error: Schema.NullOr(Schema.String),
+  deliveredAt: Schema.NullOr(Schema.Date)
+}) {}
+
 export class Message extends Schema.Class<Message>("Message")({
   id: MessageId,
   kind: MessageKind,
   author: MessageAuthor,
   body: Schema.String,
   html: Schema.NullOr(Schema.String),
+  /** For a reply sent through the channel; null for the customer's messages and notes. */
+  delivery: Schema.NullOr(MessageDelivery),
   createdAt: Schema.Date
 }) {}
 

@@ -5,9 +5,16 @@
  */
 import { Context } from "effect"
 import type { JobDefinition } from "./JobDefinition.js"
-import { AutoReplyJob, EmbedArticleJob, EmbedSpaceJob, KnownIssueMatchJob, TriageJob } from "./PipelineJobs.js"
+import { AutoReplyJob, DeliverReplyJob, EmbedArticleJob, EmbedSpaceJob, KnownIssueMatchJob, TriageJob } from "./PipelineJobs.js"
 
-export const all: ReadonlyArray<JobDefinition.Any> = [TriageJob, KnownIssueMatchJob, AutoReplyJob, EmbedArticleJob, EmbedSpaceJob]
+export const all: ReadonlyArray<JobDefinition.Any> = [
+  TriageJob,
+  KnownIssueMatchJob,
+  AutoReplyJob,
+  DeliverReplyJob,
+  EmbedArticleJob,
+  EmbedSpaceJob
+]
 
 /** The catalogue in use; tests provide their own jobs through it. */
 export class JobCatalogue extends Context.Reference<JobCatalogue>()("@nestfleet/jobs/JobCatalogue", {

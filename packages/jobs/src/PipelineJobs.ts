@@ -1,5 +1,6 @@
 /** The AI pipeline's jobs: each step is a job of its own, retried on its own. */
 import { CaseId } from "@nestfleet/domain/Cases"
+import { DraftId } from "@nestfleet/domain/Drafts"
 import { ArticleId } from "@nestfleet/domain/Knowledge"
 import { Schema } from "effect"
 import * as JobDefinition from "./JobDefinition.js"
@@ -26,6 +27,17 @@ export const KnownIssueMatchJob = JobDefinition.make("known_issue_match", {
 export const AutoReplyJob = JobDefinition.make("auto_reply", {
   payload: Schema.Struct({ caseId: CaseId, reason: Schema.Literal("matched", "requested") }),
   retry: { retryLimit: 5, retryDelaySeconds: 2, backoff: true, retryDelayMaxSeconds: 300, expireInSeconds: 300 },
+  worker: { concurrency: 2, batchSize: 4 }
+})
+
+/**
+ * Deliver one approved draft version through the case's channel. Retried on failures that may
+ * heal (timeouts, 5xx, rate limits); the version's key makes a retry after a crash one reply
+ * where the target takes an idempotency key.
+ */
+export const DeliverReplyJob = JobDefinition.make("deliver_reply", {
+  payload: Schema.Struct({ draftId: DraftId, version: Schema.Int }),
+  retry: { retryLimit: 8, retryDelaySeconds: 5, backoff: true, retryDelayMaxSeconds: 600, expireInSeconds: 120 },
   worker: { concurrency: 2, batchSize: 4 }
 })
 

@@ -1,0 +1,144 @@
+/**
+ * Replies delivered back through a webhook channel, on the real API, database, job queue and
+ * worker, to a local receiver that checks the Standard Webhooks signature and shows a reply
+ * once per `webhook-id`: an approved draft reaches it exactly once, signed, threaded to the
+ * customer's message; a failure that may heal is retried; a reply the target took but whose
+ * answer was lost is shown once; a refusal fails the reply and puts the case before a person.
+ */
+import { expect, layer } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import * as AuthFlows from "./AuthFlows.js"
+import { agentToken, draftedCase, post, type WithDrafts } from "./DraftFlows.js"
+import { query } from "./KnowledgeFlows.js"
+import * as ReplyReceiver from "./ReplyReceiver.js"
+import * as TestServer from "./TestServer.js"
+
+const serverLayer = TestServer.layer(undefined, { withWorker: true })
+
+interface Delivered extends WithDrafts {
+  readonly messages: ReadonlyArray<{
+    kind: string
+    body: string
+    author: { name?: string; userId?: string }
+    delivery: { state: string; draftId: string; version: number; error: string | null; deliveredAt: string | null } | null
+  }>
+}
+
+/** Waits until the case's reply is no longer `sending`; answers the case. */
+const settled = (token: string, caseId: string) =>
+  query<{ state: string }>("select delivery_state as state from messages where case_id = $1 and kind = 'outbound'", [caseId]).pipe(
+    Effect.flatMap((rows) => rows.length > 0 && rows.every((row) => row.state !== "sending") ? Effect.void : Effect.fail("sending")),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+    Effect.zipRight(Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as Delivered))
+  )
+
+const approveAndSettle = (caseId: string, draftId: string) =>
+  Effect.gen(function*() {
+    const agent = yield* agentToken
+    expect((yield* post(agent, `/api/v1/drafts/${draftId}/approve`, { version: 1 })).status).toBe(200)
+    return yield* settled(agent, caseId)
+  })
+
+layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply delivery", (it) => {
+  it.scoped("an approved draft reaches the webhook receiver once, signed, and the case is replied", () =>
+    Effect.gen(function*() {
+      // The receiver checks the signature with the channel's own signing secret.
+      let channelSecret = ""
+      const receiver = yield* ReplyReceiver.make(() => channelSecret)
+      const { caseId, draft, secret } = yield* draftedCase("deliver-ok", {}, { replyUrl: receiver.url })
+      channelSecret = secret
+      const detail = yield* approveAndSettle(caseId, draft.id)
+
+      expect(receiver.requests).toHaveLength(1)
+      expect(receiver.shown.size).toBe(1)
+      const [request] = receiver.requests
+      expect(request!.verified).toBe(true)
+      expect(request!.headers["webhook-id"]).toBe(`nestfleet-reply-${draft.id}-v1`)
+      expect(JSON.parse(request!.body)).toEqual({
+        caseId,
+        externalId: "deliver-ok",
+        draftId: draft.id,
+        version: 1,
+        body: draft.body,
+        citations: draft.citations
+      })
+      const reply = detail.messages.find((message) => message.kind === "outbound")!
+      expect(reply.body).toBe(draft.body)
+      expect(reply.delivery).toMatchObject({ state: "sent", draftId: draft.id, version: 1, error: null })
+      expect(reply.delivery!.deliveredAt).not.toBeNull()
+      expect(detail.case.status).toBe("replied")
+      expect(detail.drafts[0]).toMatchObject({ version: 1, status: "sent" })
+      expect(detail.timeline.filter((event) => event.kind === "reply_sent").map((event) => event.data)).toEqual([
+        expect.objectContaining({ draftId: draft.id, version: 1, channel: "webhook", attempt: 1 })
+      ])
+    }))
+
+  it.scoped("a 503 is retried and the reply is sent; a reply taken but unanswered is shown once", () =>
+    Effect.gen(function*() {
+      const flaky = yield* ReplyReceiver.make(() => "whsec_AAAA", (n) => n === 1 ? { status: 503 } : { status: 200 })
+      const first = yield* draftedCase("deliver-503", {}, { replyUrl: flaky.url })
+      const retried = yield* approveAndSettle(first.caseId, first.draft.id)
+      expect(flaky.requests.map((request) => request.headers["webhook-id"])).toEqual([
+        `nestfleet-reply-${first.draft.id}-v1`,
+        `nestfleet-reply-${first.draft.id}-v1`
+      ])
+      expect(retried.messages.find((message) => message.kind === "outbound")!.delivery).toMatchObject({ state: "sent", error: null })
+      expect(retried.timeline.find((event) => event.kind === "reply_sent")!.data).toMatchObject({ attempt: 2 })
+
+      // The receiver takes the reply and the answer is lost, as when the worker dies before
+      // recording it: the retry carries the same webhook-id, and the receiver shows it once.
+      let secret = ""
+      const dropping = yield* ReplyReceiver.make(() => secret, (n) => n === 1 ? "drop" : { status: 200 })
+      const second = yield* draftedCase("deliver-drop", {}, { replyUrl: dropping.url })
+      secret = second.secret
+      const resent = yield* approveAndSettle(second.caseId, second.draft.id)
+      expect(dropping.requests).toHaveLength(2)
+      expect(new Set(dropping.requests.map((request) => request.headers["webhook-id"])).size).toBe(1)
+      expect(dropping.shown.size).toBe(1)
+      expect(resent.timeline.filter((event) => event.kind === "reply_sent")).toHaveLength(1)
+      expect(resent.messages.filter((message) => message.kind === "outbound")).toHaveLength(1)
+    }))
+
+  it.scoped("a refusal (401) or a channel without a reply URL fails the reply at once and a person takes the case", () =>
+    Effect.gen(function*() {
+      const refusing = yield* ReplyReceiver.make(() => "whsec_AAAA", () => ({ status: 401 }))
+      const refused = yield* draftedCase("deliver-401", {}, { replyUrl: refusing.url })
+      const failed = yield* approveAndSettle(refused.caseId, refused.draft.id)
+      expect(refusing.requests).toHaveLength(1)
+      expect(failed.messages.find((message) => message.kind === "outbound")!.delivery).toMatchObject({
+        state: "failed",
+        error: "The reply URL answered HTTP 401"
+      })
+      expect(failed.case.status).toBe("needs_attention")
+      expect(failed.drafts[0]).toMatchObject({ status: "approved" })
+      expect(failed.timeline.find((event) => event.kind === "reply_failed")!.data).toMatchObject({
+        reason: "The reply URL answered HTTP 401",
+        channel: "webhook"
+      })
+
+      const nowhere = yield* draftedCase("deliver-no-url", {})
+      const unsent = yield* approveAndSettle(nowhere.caseId, nowhere.draft.id)
+      expect(unsent.messages.find((message) => message.kind === "outbound")!.delivery).toMatchObject({
+        state: "failed",
+        error: "The webhook channel has no replyUrl (an http or https URL) in its config"
+      })
+    }))
+
+  it.scoped("in auto mode the draft is sent without an agent", () =>
+    Effect.gen(function*() {
+      const receiver = yield* ReplyReceiver.make(() => "whsec_AAAA")
+      const { caseId, draft, token } = yield* draftedCase("deliver-auto", {
+        replyMode: "auto",
+        autoSendMinConfidence: 0,
+        autoSendTypes: ["bug", "question", "feature_request", "billing", "account", "other"]
+      }, { replyUrl: receiver.url })
+      expect(draft.status).not.toBe("pending")
+      const detail = yield* settled(token, caseId)
+      expect(receiver.requests).toHaveLength(1)
+      expect(detail.messages.find((message) => message.kind === "outbound")).toMatchObject({
+        delivery: { state: "sent" },
+        author: { name: expect.stringMatching(/^Product \d+$/) }
+      })
+      expect(detail.case.status).toBe("replied")
+    }))
+})

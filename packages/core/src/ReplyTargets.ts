@@ -1,0 +1,32 @@
+/**
+ * Sending a reply back through the channel the customer wrote on: one target per channel
+ * type (ReplyTarget says what a target is given and answers).
+ *
+ * Tests swap this service (`makeTestLayer(ReplyTargets)`) to drive the delivery step alone.
+ */
+import { HttpClient } from "@effect/platform"
+import { Effect } from "effect"
+import { DeliveryFailed, type Outgoing, type Receipt } from "./ReplyTarget.js"
+import * as WebhookReplyTarget from "./WebhookReplyTarget.js"
+
+export class ReplyTargets extends Effect.Service<ReplyTargets>()("@nestfleet/core/ReplyTargets", {
+  effect: Effect.gen(function*() {
+    const http = yield* HttpClient.HttpClient
+
+    const send = (outgoing: Outgoing): Effect.Effect<Receipt, DeliveryFailed> => {
+      switch (outgoing.channel.type) {
+        case "webhook":
+          return WebhookReplyTarget.send(http, outgoing)
+        default:
+          return Effect.fail(
+            new DeliveryFailed({
+              reason: `Replies through ${outgoing.channel.type} channels cannot be sent yet; answer the customer there`,
+              permanent: true
+            })
+          )
+      }
+    }
+
+    return { send } as const
+  })
+}) {}
