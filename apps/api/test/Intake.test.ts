@@ -8,16 +8,11 @@ import * as Database from "@nestfleet/db/Database"
 import { RetriageCooldown } from "@nestfleet/core/Cases"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
 import { Duration, Effect, Layer, Schedule } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import * as AuthFlows from "./AuthFlows.js"
-import { channelOf, deliver } from "./IntakeFlows.js"
+import { channelOf, deliver, fixture } from "./IntakeFlows.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
-const fixtures = Path.resolve(import.meta.dirname, "../../../test/fixtures")
-/** A recorded-shape payload, exactly as its sender sends it: `github/…` or `slack/…`. */
-const fixture = (name: string) => Fs.readFileSync(Path.join(fixtures, name), "utf8")
 
 const serverLayer = TestServer.layer(undefined, { withWorker: true })
 
@@ -63,7 +58,10 @@ layer(serverLayer, { excludeTestServices: true, timeout: 120_000 })("case intake
         autoSendMinConfidence: 0.85,
         matchMinSimilarity: 0.8,
         triageMinConfidence: 0.7,
-        components: []
+        components: [],
+        autoSendTypes: ["question"],
+        replyGreeting: "Hi {name},",
+        replyClosing: "Best regards,\nThe support team"
       })
       const changed = yield* AuthFlows.call(token, `/api/v1/products/${product.id}`, {
         method: "PATCH",

@@ -1,6 +1,8 @@
 /** Setting up channels and delivering to them, as the intake tests do. */
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import * as AuthFlows from "./AuthFlows.js"
 import type * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
@@ -31,3 +33,8 @@ export const channelOf = (type: ChannelType, settings: Record<string, unknown> =
 /** A signed delivery to the channel's webhook. */
 export const deliver = (channelId: string, signed: Signing.Signed) =>
   TestServer.request(`/api/v1/webhooks/${channelId}`, { method: "POST", headers: signed.headers, body: signed.body })
+
+const fixtures = Path.resolve(import.meta.dirname, "../../../test/fixtures")
+
+/** A recorded-shape payload, exactly as its sender sends it: `github/…` or `slack/…`. */
+export const fixture = (name: string) => Fs.readFileSync(Path.join(fixtures, name), "utf8")

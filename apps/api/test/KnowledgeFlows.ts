@@ -3,7 +3,7 @@ import { expect } from "@effect/vitest"
 import * as Database from "@nestfleet/db/Database"
 import { type Duration, Effect, Schedule } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
-import { channelOf } from "./IntakeFlows.js"
+import { channelOf, type ChannelType } from "./IntakeFlows.js"
 
 export const query = <Row = Record<string, unknown>>(text: string, values: ReadonlyArray<unknown> = []) =>
   Effect.flatMap(Database.Database, ({ pool }) =>
@@ -88,10 +88,10 @@ export const matched = (token: string, caseId: string, runs = 1) =>
     () => Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as Detail)
   )
 
-/** A product with the three articles, embedded; and a webhook channel. */
-export const knowledgeBase = (settings: Record<string, unknown> = {}) =>
+/** A product with the three articles, embedded; and a channel (webhook unless named). */
+export const knowledgeBase = (settings: Record<string, unknown> = {}, type: ChannelType = "webhook") =>
   Effect.gen(function*() {
-    const channel = yield* channelOf("webhook", settings)
+    const channel = yield* channelOf(type, settings)
     const ids: Record<string, string> = {}
     for (const [key, article] of Object.entries(articles)) {
       const created = yield* create(channel.token, channel.productId, article)

@@ -2,7 +2,7 @@
  * Signing deliveries the way each sender does, written out by hand (not with the library
  * the server verifies with), so the tests check the schemes rather than agree with themselves.
  */
-import { createHmac, randomUUID } from "node:crypto"
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto"
 
 export type Signed = { readonly headers: Record<string, string>; readonly body: string }
 
@@ -50,4 +50,20 @@ export const slack = (secret: string, payload: unknown, timestamp: number = Math
       "x-slack-signature": `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`
     }
   }
+}
+
+/**
+ * Whether a request carries a valid Standard Webhooks signature, checked from the
+ * specification: `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`, fresh within 5 minutes.
+ */
+export const verifiesStandardWebhooks = (secret: string, headers: Record<string, string | Array<string> | undefined>, body: string) => {
+  const [id, timestamp, signature] = [headers["webhook-id"], headers["webhook-timestamp"], headers["webhook-signature"]]
+  if (typeof id !== "string" || typeof timestamp !== "string" || typeof signature !== "string") return false
+  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64")
+  const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest()
+  return signature.split(" ").some((versioned) => {
+    const given = Buffer.from(versioned.replace(/^v1,/, ""), "base64")
+    return versioned.startsWith("v1,") && given.length === expected.length && timingSafeEqual(given, expected)
+  })
 }

@@ -27,7 +27,7 @@ import * as TimedCache from "./TimedCache.js"
 import { orDieUnexpected } from "./Unexpected.js"
 import * as WebhookSignatures from "./WebhookSignatures.js"
 
-const toChannel = ({ secret: _, ...row }: ChannelRow) => new Channel(row)
+const toChannel = ({ replySecret, secret: _, ...row }: ChannelRow) => new Channel({ ...row, replySecretSet: replySecret !== null })
 
 /**
  * How long a channel is kept for deliveries. A change is announced to every API process when
@@ -80,14 +80,20 @@ export class Channels extends Effect.Service<Channels>()("@nestfleet/core/Channe
         type: input.type,
         name: input.name,
         config: input.config,
-        secret: yield* cipher.encrypt(secret)
+        secret: yield* cipher.encrypt(secret),
+        replySecret: input.replySecret === undefined ? null : yield* cipher.encrypt(input.replySecret)
       })
       yield* Effect.logInfo("Channel created").pipe(Effect.annotateLogs({ channelId: row.id, type: row.type }))
       return new ChannelWithSecret({ channel: toChannel(row), secret })
     }, orDieUnexpected)
 
     const update = Effect.fn("Channels.update")(function*(id: ChannelId, changes: ChannelChanges) {
-      const row = yield* repo.update({ id, ...changes })
+      const { replySecret, ...others } = changes
+      const row = yield* repo.update({
+        id,
+        ...others,
+        ...(replySecret === undefined ? {} : { replySecret: replySecret === null ? null : yield* cipher.encrypt(replySecret) })
+      })
       yield* forget(id)
       if (Option.isNone(row)) return yield* channelNotFound(id)
       return toChannel(row.value)

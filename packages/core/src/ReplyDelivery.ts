@@ -60,12 +60,17 @@ export class ReplyDelivery extends Effect.Service<ReplyDelivery>()("@nestfleet/c
       const channel = yield* Effect.flatten(channels.findById(row.channelId))
       const versionRow = yield* Effect.flatten(drafts.findVersion({ draftId, version }))
       const answers = versionRow.answersMessageId === null ? Option.none() : yield* cases.findMessage(versionRow.answersMessageId)
-      const sent = yield* cipher.decrypt(channel.secret).pipe(
-        Effect.mapError(() => new DeliveryFailed({ reason: "The channel's secret cannot be read; rotate it", permanent: true })),
-        Effect.flatMap((secret) =>
+      const unreadable = () => new DeliveryFailed({ reason: "The channel's secrets cannot be read; set them again", permanent: true })
+      const sent = yield* Effect.all([
+        cipher.decrypt(channel.secret),
+        channel.replySecret === null ? Effect.succeed(null) : cipher.decrypt(channel.replySecret)
+      ]).pipe(
+        Effect.mapError(unreadable),
+        Effect.flatMap(([secret, replySecret]) =>
           targets.send({
             channel,
             secret,
+            replySecret,
             case: row,
             reply,
             version: versionRow,
@@ -84,6 +89,7 @@ export class ReplyDelivery extends Effect.Service<ReplyDelivery>()("@nestfleet/c
         if (now.deliveryState !== "sending") return
         if (Either.isRight(sent)) {
           yield* cases.recordDelivery({ id: reply.id, state: "sent", error: null, externalId: sent.right.externalId })
+          yield* cases.claimEchoes(channel.id, sent.right.echoKeys)
           yield* drafts.markSent(draftId, version)
           const moved = answerable.has(current.status)
           if (moved) yield* cases.update({ id: row.id, status: "replied" })

@@ -7,7 +7,8 @@
 import type { CaseRow, MessageRow } from "@nestfleet/db/CasesRepo"
 import type { ChannelRow } from "@nestfleet/db/ChannelsRepo"
 import type { DraftVersionRow } from "@nestfleet/db/DraftsRepo"
-import { Data, type Redacted } from "effect"
+import { type HttpClient, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Data, Duration, Effect, type Redacted } from "effect"
 
 export class DeliveryFailed extends Data.TaggedError("DeliveryFailed")<{
   readonly reason: string
@@ -20,6 +21,8 @@ export interface Outgoing {
   readonly channel: ChannelRow
   /** The channel's signing secret, decrypted. */
   readonly secret: Redacted.Redacted<string>
+  /** What replies are sent with (a token, a password), decrypted, if the channel has one. */
+  readonly replySecret: Redacted.Redacted<string> | null
   readonly case: CaseRow
   /** The reply, as stored in the case's thread. */
   readonly reply: MessageRow
@@ -33,7 +36,15 @@ export interface Outgoing {
 /** The target's own id for the reply, when it gives one. */
 export interface Receipt {
   readonly externalId: string | null
+  /**
+   * Delivery keys the target's echo of the reply will carry (a GitHub comment's webhook):
+   * claimed on the channel, so the echo is taken for what it is, not for the customer writing.
+   */
+  readonly echoKeys: ReadonlyArray<string>
 }
+
+/** How long a target has to answer; past it the attempt is retried. */
+export const timeout = Duration.seconds(10)
 
 /** How an HTTP answer is read by the targets that speak HTTP. */
 export const failureOfStatus = (status: number, what: string): DeliveryFailed | null =>
@@ -43,3 +54,29 @@ export const failureOfStatus = (status: number, what: string): DeliveryFailed | 
     permanent: !(status === 408 || status === 425 || status === 429 || status >= 500)
   })
 
+
+/**
+ * Runs an HTTP request to a target: its response, or a failure that may heal when it could not
+ * be sent, timed out or its answer could not be read.
+ */
+export const execute = (
+  http: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  what: string
+): Effect.Effect<HttpClientResponse.HttpClientResponse, DeliveryFailed> =>
+  http.execute(request).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new DeliveryFailed({ reason: `${what} did not answer within ${Duration.format(timeout)}`, permanent: false })
+    }),
+    Effect.catchTag("RequestError", (error) =>
+      Effect.fail(new DeliveryFailed({ reason: `${what} could not be reached (${error.reason})`, permanent: false }))),
+    Effect.catchTag("ResponseError", (error) =>
+      Effect.fail(new DeliveryFailed({ reason: `${what}'s answer could not be read (${error.reason})`, permanent: false })))
+  )
+
+/** The channel's reply secret, or a failure saying what the channel lacks. */
+export const requireReplySecret = (outgoing: Outgoing, what: string) =>
+  outgoing.replySecret === null
+    ? Effect.fail(new DeliveryFailed({ reason: `The ${outgoing.channel.type} channel has no ${what} (its replySecret)`, permanent: true }))
+    : Effect.succeed(outgoing.replySecret)

@@ -7,6 +7,8 @@
 import { HttpClient } from "@effect/platform"
 import { Effect } from "effect"
 import { DeliveryFailed, type Outgoing, type Receipt } from "./ReplyTarget.js"
+import * as GitHubReplyTarget from "./GitHubReplyTarget.js"
+import * as SlackReplyTarget from "./SlackReplyTarget.js"
 import * as WebhookReplyTarget from "./WebhookReplyTarget.js"
 
 export class ReplyTargets extends Effect.Service<ReplyTargets>()("@nestfleet/core/ReplyTargets", {
@@ -17,6 +19,10 @@ export class ReplyTargets extends Effect.Service<ReplyTargets>()("@nestfleet/cor
       switch (outgoing.channel.type) {
         case "webhook":
           return WebhookReplyTarget.send(http, outgoing)
+        case "github":
+          return GitHubReplyTarget.send(http, outgoing)
+        case "slack":
+          return SlackReplyTarget.send(http, outgoing)
         default:
           return Effect.fail(
             new DeliveryFailed({

@@ -7,12 +7,9 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Citation } from "@nestfleet/domain/Drafts"
-import { Clock, Duration, Effect, Redacted, Schema } from "effect"
+import { Clock, Effect, Redacted, Schema } from "effect"
 import { Webhook } from "standardwebhooks"
-import { DeliveryFailed, failureOfStatus, type Outgoing, type Receipt } from "./ReplyTarget.js"
-
-/** How long the receiver has to answer; past it the attempt is retried. */
-export const timeout = Duration.seconds(10)
+import { DeliveryFailed, execute, failureOfStatus, type Outgoing, type Receipt } from "./ReplyTarget.js"
 
 /** What the receiver gets. */
 export const ReplyPayload = Schema.Struct({
@@ -60,18 +57,8 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
       }),
       HttpClientRequest.bodyText(body, "application/json")
     )
-    const response = yield* http.execute(request).pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () => new DeliveryFailed({ reason: `The reply URL did not answer within ${Duration.format(timeout)}`, permanent: false })
-      }),
-      Effect.catchTag("RequestError", (error) =>
-        Effect.fail(new DeliveryFailed({ reason: `The reply URL could not be reached (${error.reason})`, permanent: false }))),
-      Effect.catchTag("ResponseError", (error) =>
-        Effect.fail(new DeliveryFailed({ reason: `The reply URL's answer could not be read (${error.reason})`, permanent: false }))),
-      Effect.scoped
-    )
+    const response = yield* execute(http, request, "The reply URL")
     const failure = failureOfStatus(response.status, "The reply URL")
     if (failure !== null) return yield* failure
-    return { externalId: null }
+    return { externalId: null, echoKeys: [] }
   })

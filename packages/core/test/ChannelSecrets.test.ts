@@ -37,6 +37,7 @@ const channelsOverDoubles = () => {
         Effect.sync(() => {
           const row = new ChannelRow({
             ...input,
+            replySecret: input.replySecret ?? null,
             id: ChannelId.make(randomUUID()),
             enabled: true,
             createdAt: new Date(0),

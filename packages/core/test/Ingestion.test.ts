@@ -32,6 +32,7 @@ const channel = new ChannelRow({
   name: "Issues",
   config: {},
   secret: "stored form, not read here",
+  replySecret: null,
   enabled: true,
   createdAt: new Date(0),
   updatedAt: new Date(0)

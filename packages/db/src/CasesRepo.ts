@@ -143,6 +143,16 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
         (rows) => rows.length < keys.length ? Effect.fail(new DeliverySeenBefore()) : Effect.void
       )
 
+    /**
+     * Keys a delivery still to come will carry (the channel's echo of our own reply), claimed
+     * so that it is seen before; a key already claimed is left as it is.
+     */
+    const claimEchoes = (channelId: ChannelId, keys: ReadonlyArray<string>) =>
+      keys.length === 0 ? Effect.void : sql`
+        insert into deliveries (channel_id, delivery_key)
+        select ${channelId}, key from unnest(${textArray(keys)}::text[]) as key
+        on conflict do nothing`.pipe(Effect.asVoid)
+
     const findDelivery = SqlSchema.findOne({
       Request: Schema.Struct({ channelId: ChannelId, keys: Schema.Array(Schema.String) }),
       Result: Schema.Struct({ caseId: CaseId, messageId: MessageId }),
@@ -536,6 +546,7 @@ export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesR
 
     return {
       claimDelivery,
+      claimEchoes,
       findDelivery,
       recordInbound,
       insertCase,

@@ -17,6 +17,8 @@ export class ChannelRow extends Schema.Class<ChannelRow>("ChannelRow")({
   config: Config,
   /** The stored form (encrypted with a key configured); never leaves the server. */
   secret: Schema.String,
+  /** The stored form of the secret replies are sent with, if set; never leaves the server. */
+  replySecret: Schema.NullOr(Schema.String),
   enabled: Schema.Boolean,
   createdAt: Schema.DateFromSelf,
   updatedAt: Schema.DateFromSelf
@@ -44,13 +46,14 @@ export class ChannelsRepo extends Effect.Service<ChannelsRepo>()("@nestfleet/db/
         type: ChannelType,
         name: Schema.String,
         config: Config,
-        secret: Schema.String
+        secret: Schema.String,
+        replySecret: Schema.optional(Schema.NullOr(Schema.String))
       }),
       Result: ChannelRow,
-      execute: ({ config, name, productId, secret, type }) =>
+      execute: ({ config, name, productId, replySecret, secret, type }) =>
         sql`
-          insert into channels (product_id, type, name, config, secret)
-          values (${productId}, ${type}, ${name}, ${JSON.stringify(config)}::jsonb, ${secret})
+          insert into channels (product_id, type, name, config, secret, reply_secret)
+          values (${productId}, ${type}, ${name}, ${JSON.stringify(config)}::jsonb, ${secret}, ${replySecret ?? null})
           returning *`
     })
 
@@ -60,10 +63,12 @@ export class ChannelsRepo extends Effect.Service<ChannelsRepo>()("@nestfleet/db/
         name: Schema.optional(Schema.String),
         enabled: Schema.optional(Schema.Boolean),
         config: Schema.optional(Config),
-        secret: Schema.optional(Schema.String)
+        secret: Schema.optional(Schema.String),
+        /** The stored form of a new reply secret, or null to remove it. */
+        replySecret: Schema.optional(Schema.NullOr(Schema.String))
       }),
       Result: ChannelRow,
-      execute: ({ config, enabled, id, name, secret }) =>
+      execute: ({ config, enabled, id, name, replySecret, secret }) =>
         // The change and its announcement are one statement: NOTIFY is sent when it commits.
         sql`
           with changed as (
@@ -72,6 +77,7 @@ export class ChannelsRepo extends Effect.Service<ChannelsRepo>()("@nestfleet/db/
               enabled = coalesce(${enabled ?? null}::boolean, enabled),
               config = coalesce(${config === undefined ? null : JSON.stringify(config)}::jsonb, config),
               secret = coalesce(${secret ?? null}::text, secret),
+              reply_secret = case when ${replySecret !== undefined} then ${replySecret ?? null}::text else reply_secret end,
               updated_at = now()
             where id = ${id}
             returning *

@@ -29,9 +29,23 @@ export class Channel extends Schema.Class<Channel>("Channel")({
   name: Schema.String,
   config: ChannelConfig,
   enabled: Schema.Boolean,
+  /** Whether the secret replies are sent with is set (it is never answered). */
+  replySecretSet: Schema.Boolean,
   createdAt: Schema.Date,
   updatedAt: Schema.Date
 }) {}
+
+/**
+ * What replies through the channel are sent with: a GitHub token (issue comments), a Slack bot
+ * token (chat.postMessage), or the SMTP password. Write-only.
+ */
+export const ReplySecret = Schema.Redacted(
+  Schema.String.pipe(
+    noNul,
+    Schema.minLength(1, { message: () => "A reply secret cannot be empty" }),
+    Schema.maxLength(4096, { message: () => "A reply secret is at most 4096 characters" })
+  )
+)
 
 /** A channel with its signing secret: answered at creation and rotation only. */
 export class ChannelWithSecret extends Schema.Class<ChannelWithSecret>("ChannelWithSecret")({

@@ -5,7 +5,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { RequireAdmin, RequireViewer } from "./Access.js"
-import { Channel, ChannelConfig, ChannelId, ChannelName, ChannelType, ChannelWithSecret } from "./Channels.js"
+import { Channel, ChannelConfig, ChannelId, ChannelName, ChannelType, ChannelWithSecret, ReplySecret } from "./Channels.js"
 import { ProductId } from "./Products.js"
 import { ProductNotFound } from "./ProductsApi.js"
 
@@ -24,13 +24,16 @@ export class NewChannel extends Schema.Class<NewChannel>("NewChannel")({
   type: ChannelType,
   name: ChannelName,
   config: Schema.optionalWith(ChannelConfig, { default: () => ({}) }),
-  secret: Schema.optional(GivenSecret)
+  secret: Schema.optional(GivenSecret),
+  replySecret: Schema.optional(ReplySecret)
 }) {}
 
 export class ChannelChanges extends Schema.Class<ChannelChanges>("ChannelChanges")({
   name: Schema.optional(ChannelName),
   enabled: Schema.optional(Schema.Boolean),
-  config: Schema.optional(ChannelConfig)
+  config: Schema.optional(ChannelConfig),
+  /** A new reply secret, or null to remove it. */
+  replySecret: Schema.optional(Schema.NullOr(ReplySecret))
 }) {}
 
 export class SecretRotation extends Schema.Class<SecretRotation>("SecretRotation")({
