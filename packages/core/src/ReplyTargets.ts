@@ -6,7 +6,8 @@
  */
 import { HttpClient } from "@effect/platform"
 import { Effect } from "effect"
-import { DeliveryFailed, type Outgoing, type Receipt } from "./ReplyTarget.js"
+import type { DeliveryFailed, Outgoing, Receipt } from "./ReplyTarget.js"
+import * as EmailReplyTarget from "./EmailReplyTarget.js"
 import * as GitHubReplyTarget from "./GitHubReplyTarget.js"
 import * as SlackReplyTarget from "./SlackReplyTarget.js"
 import * as WebhookReplyTarget from "./WebhookReplyTarget.js"
@@ -23,13 +24,8 @@ export class ReplyTargets extends Effect.Service<ReplyTargets>()("@nestfleet/cor
           return GitHubReplyTarget.send(http, outgoing)
         case "slack":
           return SlackReplyTarget.send(http, outgoing)
-        default:
-          return Effect.fail(
-            new DeliveryFailed({
-              reason: `Replies through ${outgoing.channel.type} channels cannot be sent yet; answer the customer there`,
-              permanent: true
-            })
-          )
+        case "email":
+          return EmailReplyTarget.send(outgoing)
       }
     }
 
