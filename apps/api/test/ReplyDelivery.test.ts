@@ -8,8 +8,9 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
-import { agentToken, draftedCase, post, type WithDrafts } from "./DraftFlows.js"
-import { query } from "./KnowledgeFlows.js"
+import { agentToken, drafted, draftedCase, exportQuestion, post, type WithDrafts } from "./DraftFlows.js"
+import { deliver } from "./IntakeFlows.js"
+import { knowledgeBase, query } from "./KnowledgeFlows.js"
 import * as LocalHttpServer from "./LocalHttpServer.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
@@ -77,6 +78,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
       expect(JSON.parse(request!.body)).toEqual({
         caseId,
         externalId: "deliver-ok",
+        threadId: null,
         draftId: draft.id,
         version: 1,
         body: draft.body,
@@ -91,6 +93,33 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
       expect(detail.timeline.filter((event) => event.kind === "reply_sent").map((event) => event.data)).toEqual([
         expect.objectContaining({ draftId: draft.id, version: 1, channel: "webhook", attempt: 1 })
       ])
+    }))
+
+  it.scoped("a conversation: messages with one threadId are one case, and the reply carries the threadId back", () =>
+    Effect.gen(function*() {
+      const target = yield* receiver(() => "")
+      const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01 })
+      const changed = yield* AuthFlows.call(kb.token, `/api/v1/channels/${kb.channelId}`, {
+        method: "PATCH",
+        body: { config: { replyUrl: target.url } }
+      })
+      expect(changed.status).toBe(200)
+      const say = (externalId: string, body: string) =>
+        deliver(kb.channelId, Signing.standardWebhooks(kb.secret, { ...exportQuestion, externalId, threadId: "chat-42", body }))
+      const first = yield* say("chat-42-1", "Exporting my report fails with EXPORT_TOO_LARGE.")
+      const caseId = (first.body as { caseId: string }).caseId
+      yield* drafted(kb.token, caseId)
+      const second = yield* say("chat-42-2", "It is a report of two million rows. What can I do?")
+      expect((second.body as { caseId: string }).caseId).toBe(caseId)
+      const detail = yield* drafted(kb.token, caseId, 2)
+      const agent = yield* agentToken
+      expect((yield* post(agent, `/api/v1/drafts/${detail.drafts[0]!.id}/approve`, { version: 2 })).status).toBe(200)
+      yield* settled(kb.token, caseId)
+      expect(target.requests).toHaveLength(1)
+      expect(JSON.parse(target.requests[0]!.body)).toMatchObject({ threadId: "chat-42", externalId: "chat-42-2", version: 2 })
+      // Another conversation is another case.
+      const other = yield* deliver(kb.channelId, Signing.standardWebhooks(kb.secret, { ...exportQuestion, externalId: "chat-43-1", threadId: "chat-43" }))
+      expect((other.body as { caseId: string }).caseId).not.toBe(caseId)
     }))
 
   it.scoped("a 503 is retried and the reply is sent; a reply taken but unanswered is shown once", () =>

@@ -66,8 +66,16 @@ const decode = <A, I>(schema: Schema.Schema<A, I>, what: string, json: unknown):
 
 // ---- generic webhook ----
 
+/** How a generic webhook's conversation names its case's thread. */
+export const threadPrefix = "thread:"
+
 const GenericPayload = Schema.Struct({
   externalId: NonEmpty(200),
+  /**
+   * The conversation (a chat widget's session, a contact form's ticket): messages with the same
+   * threadId on a channel are one case, and replies carry it back. Absent, each message is its own.
+   */
+  threadId: Schema.optional(NonEmpty(200)),
   subject: NonEmpty(maxSubject),
   body: NonEmpty(100_000),
   customer: Schema.Struct({
@@ -81,7 +89,7 @@ const GenericPayload = Schema.Struct({
 const generic = (payload: typeof GenericPayload.Type, headers: Headers): Inbound => ({
   _tag: "Message",
   deliveryKeys: [`external:${payload.externalId}`, `webhook-id:${headers["webhook-id"]}`],
-  threadKey: `external:${payload.externalId}`,
+  threadKey: payload.threadId === undefined ? `external:${payload.externalId}` : `${threadPrefix}${payload.threadId}`,
   repliesTo: [],
   externalId: payload.externalId,
   subject: payload.subject,

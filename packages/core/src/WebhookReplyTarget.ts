@@ -9,6 +9,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Citation } from "@nestfleet/domain/Drafts"
 import { Clock, Effect, Redacted, Schema } from "effect"
 import { Webhook } from "standardwebhooks"
+import { threadPrefix } from "./InboundMessages.js"
 import { DeliveryFailed, execute, failureOfStatus, type Outgoing, type Receipt } from "./ReplyTarget.js"
 
 /** What the receiver gets. */
@@ -16,6 +17,8 @@ export const ReplyPayload = Schema.Struct({
   caseId: Schema.String,
   /** The id the customer's message came with (what this replies to), when it had one. */
   externalId: Schema.NullOr(Schema.String),
+  /** The conversation's threadId, when the customer's messages came with one. */
+  threadId: Schema.NullOr(Schema.String),
   draftId: Schema.String,
   version: Schema.Int,
   body: Schema.String,
@@ -42,6 +45,7 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
     const body = JSON.stringify(ReplyPayload.make({
       caseId: outgoing.case.id,
       externalId: outgoing.answers?.externalId ?? null,
+      threadId: outgoing.case.threadKey.startsWith(threadPrefix) ? outgoing.case.threadKey.slice(threadPrefix.length) : null,
       draftId: outgoing.version.draftId,
       version: outgoing.version.version,
       body: outgoing.reply.body,
