@@ -7,6 +7,7 @@
 import { AccessTokens } from "@nestfleet/core/AccessTokens"
 import { AiSettings, LlmFromSettings } from "@nestfleet/core/AiSettings"
 import { Cases } from "@nestfleet/core/Cases"
+import { ChangePreps } from "@nestfleet/core/ChangePreps"
 import { Channels } from "@nestfleet/core/Channels"
 import { Drafts } from "@nestfleet/core/Drafts"
 import { Ingestion } from "@nestfleet/core/Ingestion"
@@ -31,6 +32,7 @@ export const ApiServicesLive = FirstAdminLive.pipe(
       Ingestion.Default,
       Cases.Default,
       Drafts.Default,
+      ChangePreps.Default,
       Knowledge.Default
     )
   ),

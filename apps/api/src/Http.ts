@@ -25,6 +25,7 @@ import * as RequestSpan from "./http/RequestSpan.js"
 import * as SecurityHeaders from "./http/SecurityHeaders.js"
 import { HttpConfig } from "./HttpConfig.js"
 import { CasesHttpLive } from "./cases/CasesHttp.js"
+import { ChangePrepsHttpLive } from "./changePreps/ChangePrepsHttp.js"
 import { DraftsHttpLive } from "./drafts/DraftsHttp.js"
 import { ChannelsHttpLive } from "./channels/ChannelsHttp.js"
 import { KnowledgeHttpLive } from "./knowledge/KnowledgeHttp.js"
@@ -44,6 +45,7 @@ const ApiLive = HttpApiBuilder.api(NestFleetApi).pipe(
     WebhooksHttpLive,
     CasesHttpLive,
     DraftsHttpLive,
+    ChangePrepsHttpLive,
     KnowledgeHttpLive,
     AiSettingsHttpLive
   ]),

@@ -3,6 +3,7 @@
  * it swapped for test doubles, so the failures can be caused on purpose.
  */
 import { Cases } from "@nestfleet/core/Cases"
+import { ChangePreps } from "@nestfleet/core/ChangePreps"
 import { Drafts } from "@nestfleet/core/Drafts"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { AiSettings } from "@nestfleet/core/AiSettings"
@@ -58,6 +59,7 @@ const otherServices = Layer.mergeAll(
   makeTestLayer(Ingestion)({}),
   makeTestLayer(Cases)({}),
   makeTestLayer(Drafts)({}),
+  makeTestLayer(ChangePreps)({}),
   makeTestLayer(Knowledge)({}),
   makeTestLayer(AiSettings)({})
 )

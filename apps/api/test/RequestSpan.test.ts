@@ -6,6 +6,7 @@
  */
 import { HttpServerRequest } from "@effect/platform"
 import { Cases } from "@nestfleet/core/Cases"
+import { ChangePreps } from "@nestfleet/core/ChangePreps"
 import { Drafts } from "@nestfleet/core/Drafts"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { AiSettings } from "@nestfleet/core/AiSettings"
@@ -123,6 +124,7 @@ const failingServer = Http.makeLayer({
     makeTestLayer(Ingestion)({}),
     makeTestLayer(Cases)({}),
     makeTestLayer(Drafts)({}),
+    makeTestLayer(ChangePreps)({}),
     makeTestLayer(Knowledge)({}),
     makeTestLayer(AiSettings)({})
   )),

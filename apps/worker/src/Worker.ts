@@ -5,6 +5,7 @@
  */
 import { LlmFromSettings } from "@nestfleet/core/AiSettings"
 import { AutoReply } from "@nestfleet/core/AutoReply"
+import { ChangePreps } from "@nestfleet/core/ChangePreps"
 import { Embeddings } from "@nestfleet/core/Embeddings"
 import { Knowledge } from "@nestfleet/core/Knowledge"
 import { KnownIssueMatch } from "@nestfleet/core/KnownIssueMatch"
@@ -13,6 +14,7 @@ import { Triage } from "@nestfleet/core/Triage"
 import { FetchHttpClient } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AutoReplyStepLive } from "./pipeline/AutoReplyStep.js"
+import { ChangePrepStepLive } from "./pipeline/ChangePrepStep.js"
 import { DeliverReplyStepLive } from "./pipeline/DeliverReplyStep.js"
 import { EmbedArticleStepLive } from "./pipeline/EmbedArticleStep.js"
 import { EmbedSpaceStepLive } from "./pipeline/EmbedSpaceStep.js"
@@ -24,6 +26,7 @@ const steps = [
   KnownIssueMatchStepLive,
   AutoReplyStepLive,
   DeliverReplyStepLive,
+  ChangePrepStepLive,
   EmbedArticleStepLive,
   EmbedSpaceStepLive
 ] as const
@@ -43,6 +46,7 @@ export const WorkerLive = Layer.mergeAll(...steps).pipe(
       KnownIssueMatch.Default,
       AutoReply.Default,
       ReplyDelivery.Default,
+      ChangePreps.Default,
       Knowledge.Default,
       Embeddings.Default
     ).pipe(Layer.provide(FetchHttpClient.layer))),

@@ -5,15 +5,18 @@
  * the sentence embeddings and lexical evidence, EmbeddingTriage, trained and measured on real
  * GitHub issues by eval/tools/train-triage.ts),
  * reply: extractive, the most relevant parts of the sources quoted and cited (BuiltinReply);
+ * change_prep: grounded heuristics over the messages and the product's components (BuiltinChangePrep);
  * and embeds text with the Universal Sentence Encoder lite whose weights ship in an npm
  * package (BuiltinEmbeddings): chosen over feature hashing by recall on real support
  * questions (eval/tools/compare-embeddings.ts).
  */
 import { Effect, Schema } from "effect"
+import * as BuiltinChangePrep from "./BuiltinChangePrep.js"
 import * as BuiltinEmbeddings from "./BuiltinEmbeddings.js"
 import * as BuiltinReply from "./BuiltinReply.js"
 import * as EmbeddingTriage from "./EmbeddingTriage.js"
 import { type LlmProvider, LlmUnavailable } from "./Llm.js"
+import { ChangePrepInput } from "./ChangePrepTask.js"
 import { ReplyInput } from "./ReplyTask.js"
 import { TriageInput } from "./TriageTask.js"
 
@@ -21,6 +24,8 @@ export const name = "builtin"
 export const model = EmbeddingTriage.model.model
 /** What answers the reply task: quotes, not a model. */
 export const replyModel = "builtin-extractive"
+/** What answers the change-prep task: heuristics, not a model. */
+export const changePrepModel = "builtin-heuristics"
 
 /** Dimensions of the builtin sentence embeddings. */
 export const embeddingDimensions = BuiltinEmbeddings.dimensions
@@ -29,6 +34,7 @@ export const embeddingModel = BuiltinEmbeddings.model
 
 const decodeTriageInput = Schema.decodeUnknownEither(Schema.parseJson(TriageInput))
 const decodeReplyInput = Schema.decodeUnknownEither(Schema.parseJson(ReplyInput))
+const decodeChangePrepInput = Schema.decodeUnknownEither(Schema.parseJson(ChangePrepInput))
 
 const tasks: Record<string, (input: string) => Effect.Effect<{ text: string; model: string }, LlmUnavailable>> = {
   triage: (input) =>
@@ -55,6 +61,13 @@ const tasks: Record<string, (input: string) => Effect.Effect<{ text: string; mod
         new LlmUnavailable({ provider: name, message: `The reply input is not {subject, messages, sources}: ${error.message}` })
       ),
       Effect.map((parsed) => ({ text: JSON.stringify(BuiltinReply.reply(parsed)), model: replyModel }))
+    ),
+  change_prep: (input) =>
+    decodeChangePrepInput(input).pipe(
+      Effect.mapError((error) =>
+        new LlmUnavailable({ provider: name, message: `The change-prep input is not the task's: ${error.message}` })
+      ),
+      Effect.map((parsed) => ({ text: JSON.stringify(BuiltinChangePrep.prepare(parsed)), model: changePrepModel }))
     )
 }
 

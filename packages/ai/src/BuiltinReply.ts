@@ -4,23 +4,13 @@
  * paragraph, a list or a code block, with the next one when it is short — quoted word for word
  * and cited. Nothing is written that a source does not say.
  */
+import * as ContentWords from "./ContentWords.js"
 import type { ReplyInput, ReplyOutput, ReplySource } from "./ReplyTask.js"
 
 /** Articles quoted at most: more reads as a search result, not a reply. */
 export const maxQuotedArticles = 3
 /** A quote grows by the next block while it stays this short. */
 export const maxQuoteCharacters = 600
-
-const stopWords = new Set(
-  ("the and for are but not you your with this that have has had was were will would can could should " +
-    "what when where which who why how does did doing done from into onto about there their them then than " +
-    "its it's i'm i've we our ours they any all some just also only very more most much many such here using use " +
-    "get got set like want need try trying tried make made work works working way one two"
-  ).split(" ")
-)
-
-const wordsOf = (text: string): Set<string> =>
-  new Set((text.toLowerCase().match(/[a-z0-9_][a-z0-9_.-]*[a-z0-9_]/g) ?? []).filter((word) => word.length >= 3 && !stopWords.has(word)))
 
 /** A passage's blocks: paragraphs, lists and fenced code blocks (kept whole, blank lines and all). */
 export const blocksOf = (text: string): Array<string> => {
@@ -42,7 +32,7 @@ export const blocksOf = (text: string): Array<string> => {
 
 /** How much of the question a block holds: shared words, less for long blocks. */
 const overlap = (question: ReadonlySet<string>, block: string) => {
-  const words = wordsOf(block)
+  const words = ContentWords.of(block)
   let shared = 0
   for (const word of words) if (question.has(word)) shared++
   return shared / Math.sqrt(Math.max(words.size, 1))
@@ -68,7 +58,7 @@ const quoted = (text: string) =>
   text.split("\n").map((line) => line.trim() === "" ? ">" : `> ${line}`).join("\n")
 
 export const reply = (input: ReplyInput): ReplyOutput => {
-  const question = wordsOf([input.subject, ...input.messages.filter((m) => m.from === "customer").map((m) => m.body)].join("\n"))
+  const question = ContentWords.of([input.subject, ...input.messages.filter((m) => m.from === "customer").map((m) => m.body)].join("\n"))
   // The first (most relevant) passage of each article.
   const seen = new Set<string>()
   const chosen = input.sources.filter((source) => {

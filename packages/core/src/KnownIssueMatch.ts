@@ -5,7 +5,8 @@
  *
  * - `reply` when the best article scores at least the product's `matchMinSimilarity` (the
  *   auto_reply job is sent with the result);
- * - `change_prep` for a bug or incident that no article answers;
+ * - `change_prep` for a bug or incident that no article answers (the change_prep job is sent
+ *   with the result);
  * - `human` otherwise (the case is put in front of a person: `needs_attention`).
  *
  * Searching and embedding happen outside any transaction; the result, the routing and the
@@ -19,7 +20,7 @@ import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
 import { type CaseId, type CaseStatus, type CaseType, MatchEvidence, ReasoningStep, type RoutingDecision } from "@nestfleet/domain/Cases"
 import { JobQueue } from "@nestfleet/jobs/JobQueue"
-import { AutoReplyJob } from "@nestfleet/jobs/PipelineJobs"
+import { AutoReplyJob, ChangePrepJob } from "@nestfleet/jobs/PipelineJobs"
 import { Effect, Option } from "effect"
 import * as CaseText from "./CaseText.js"
 import { Embeddings } from "./Embeddings.js"
@@ -207,6 +208,9 @@ export class KnownIssueMatch extends Effect.Service<KnownIssueMatch>()("@nestfle
           data: { ...routing, ...(moved ? { status: { from: current.status, to: "needs_attention" } } : {}) }
         })
         if (routing.decision === "reply") yield* queue.send(AutoReplyJob, { caseId, reason: "matched" as const }).pipe(Effect.orDie)
+        if (routing.decision === "change_prep") {
+          yield* queue.send(ChangePrepJob, { caseId, reason: "routed" as const }).pipe(Effect.orDie)
+        }
         if (bestCase !== undefined && bestCase.score >= likelyDuplicateScore && bestCase.caseId !== undefined) {
           const suggested = yield* matches.suggestDuplicate(caseId, bestCase.caseId, bestCase.score)
           if (suggested) {

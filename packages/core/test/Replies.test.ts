@@ -1,11 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { PassageHit } from "@nestfleet/db/KnowledgeRepo"
-import { CaseMatch } from "@nestfleet/domain/Cases"
+import { CaseId, CaseMatch } from "@nestfleet/domain/Cases"
+import { ChangePrep, Risk, SuspectedComponent } from "@nestfleet/domain/ChangePreps"
 import { Citation } from "@nestfleet/domain/Drafts"
 import { ArticleId } from "@nestfleet/domain/Knowledge"
 import { ProductSettings } from "@nestfleet/domain/Products"
 import { Either, Schema } from "effect"
 import * as AutoReply from "../src/AutoReply.js"
+import * as ChangePrepMarkdown from "../src/ChangePrepMarkdown.js"
 import * as ReplyGuard from "../src/ReplyGuard.js"
 import * as ReplyPolicy from "../src/ReplyPolicy.js"
 import { failureOfStatus } from "../src/ReplyTarget.js"
@@ -103,5 +105,39 @@ describe("ReplyTarget", () => {
     for (const status of [408, 425, 429, 500, 502, 503]) expect(failureOfStatus(status, "The target")?.permanent).toBe(false)
     for (const status of [400, 401, 403, 404, 410, 422]) expect(failureOfStatus(status, "The target")?.permanent).toBe(true)
     expect(failureOfStatus(404, "The target")?.reason).toBe("The target answered HTTP 404")
+  })
+})
+
+describe("ChangePrepMarkdown", () => {
+  it("renders every section, numbered steps and unticked test items, and says what is missing", () => {
+    const prep = new ChangePrep({
+      caseId: Schema.decodeSync(CaseId)("00000000-0000-4000-8000-000000000001"),
+      title: "Fix: Export crashes",
+      summary: "A bug (high) reported by a customer: it crashes.",
+      reproduction: ["Open Reports", "Click Export"],
+      components: [new SuspectedComponent({ name: "Exports", pathHints: ["src/export/"], why: "the messages name `src/export/`" })],
+      surfaces: ["Exports"],
+      risk: new Risk({ level: "medium", reasons: ["triage rated it high"] }),
+      testPlan: ["Add a regression test"],
+      rollback: "Revert the pull request",
+      relatedCases: [],
+      author: "builtin/builtin-heuristics",
+      createdAt: new Date(0)
+    })
+    const markdown = ChangePrepMarkdown.render(prep, 12)
+    expect(markdown).toBe([
+      "# Fix: Export crashes",
+      "A bug (high) reported by a customer: it crashes.",
+      "## Reproduction\n\n1. Open Reports\n2. Click Export",
+      "## Suspected components\n\n- **Exports** (`src/export/`) — the messages name `src/export/`",
+      "## Affected surfaces\n\n- Exports",
+      "## Risk: medium\n\n- triage rated it high",
+      "## Test plan\n\n- [ ] Add a regression test",
+      "## Rollback\n\nRevert the pull request",
+      "---\nPrepared by NestFleet from case #12 (builtin/builtin-heuristics).\n"
+    ].join("\n\n"))
+    expect(ChangePrepMarkdown.render(new ChangePrep({ ...prep, reproduction: [], components: [] }), 12)).toContain(
+      "## Reproduction\n\n_The report gives no steps._\n\n## Suspected components\n\n_The report names none of the product's components._"
+    )
   })
 })

@@ -2,6 +2,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AiSettingsApi } from "./AiSettingsApi.js"
 import { AuthApi, SessionApi } from "./AuthApi.js"
 import { CasesApi } from "./CasesApi.js"
+import { ChangePrepsApi } from "./ChangePrepsApi.js"
 import { ChannelsApi } from "./ChannelsApi.js"
 import { DraftsApi } from "./DraftsApi.js"
 import { InternalServerError, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
@@ -25,6 +26,7 @@ export class NestFleetApi extends HttpApi.make("nestfleet")
   .add(WebhooksApi)
   .add(CasesApi)
   .add(DraftsApi)
+  .add(ChangePrepsApi)
   .add(KnowledgeApi)
   .add(AiSettingsApi)
   .addError(PayloadTooLarge)

@@ -5,13 +5,14 @@
  */
 import { Context } from "effect"
 import type { JobDefinition } from "./JobDefinition.js"
-import { AutoReplyJob, DeliverReplyJob, EmbedArticleJob, EmbedSpaceJob, KnownIssueMatchJob, TriageJob } from "./PipelineJobs.js"
+import { AutoReplyJob, ChangePrepJob, DeliverReplyJob, EmbedArticleJob, EmbedSpaceJob, KnownIssueMatchJob, TriageJob } from "./PipelineJobs.js"
 
 export const all: ReadonlyArray<JobDefinition.Any> = [
   TriageJob,
   KnownIssueMatchJob,
   AutoReplyJob,
   DeliverReplyJob,
+  ChangePrepJob,
   EmbedArticleJob,
   EmbedSpaceJob
 ]

@@ -30,6 +30,13 @@ export const AutoReplyJob = JobDefinition.make("auto_reply", {
   worker: { concurrency: 2, batchSize: 4 }
 })
 
+/** Prepare a pull-request draft for a case: routed to `change_prep` by matching, or asked for by a person. */
+export const ChangePrepJob = JobDefinition.make("change_prep", {
+  payload: Schema.Struct({ caseId: CaseId, reason: Schema.Literal("routed", "requested") }),
+  retry: { retryLimit: 5, retryDelaySeconds: 2, backoff: true, retryDelayMaxSeconds: 300, expireInSeconds: 300 },
+  worker: { concurrency: 1, batchSize: 2 }
+})
+
 /**
  * Deliver one approved draft version through the case's channel. Retried on failures that may
  * heal (timeouts, 5xx, rate limits); the version's key makes a retry after a crash one reply
