@@ -16,6 +16,7 @@ import * as ReplyTask from "@nestfleet/ai/ReplyTask"
 import { Llm, LlmCallSite } from "@nestfleet/ai/Llm"
 import { CasesRepo, type MessageRow } from "@nestfleet/db/CasesRepo"
 import { DraftsRepo } from "@nestfleet/db/DraftsRepo"
+import { EmbeddingSpacesRepo } from "@nestfleet/db/EmbeddingSpacesRepo"
 import type { PassageHit } from "@nestfleet/db/KnowledgeRepo"
 import { MatchesRepo } from "@nestfleet/db/MatchesRepo"
 import { ProductsRepo } from "@nestfleet/db/ProductsRepo"
@@ -125,6 +126,7 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
     const knowledge = yield* Knowledge
     const llm = yield* Llm
     const outbox = yield* ReplyOutbox
+    const spaces = yield* EmbeddingSpacesRepo
 
     const run = Effect.fn("AutoReply.run")(function*(caseId: CaseId, jobId: string, reason: DraftReason) {
       yield* Effect.annotateCurrentSpan({ "case.id": caseId })
@@ -143,9 +145,11 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
       const articles = chooseArticles(matched, settings.matchMinSimilarity, reason)
 
       const text = CaseText.forMatching(row, messages)
+      // The vector matching stored for this very text, when it is in the active space: the case is not embedded again.
+      const vector = yield* spaces.activeCaseVector(caseId, CaseText.hash(text))
       const passages = articles.length === 0
         ? { hits: [] }
-        : yield* knowledge.searchPassages(row.productId, { text, emphasis: row.subject })
+        : yield* knowledge.searchPassages(row.productId, { text, emphasis: row.subject }, Option.isSome(vector) ? vector : undefined)
       const sources = sourcesOf(articles, passages.hits)
       const answer = sources.length === 0 ? null : yield* llm.generate(
         ReplyTask.reply,
@@ -273,6 +277,7 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
     Transactions.Default,
     CasesRepo.Default,
     DraftsRepo.Default,
+    EmbeddingSpacesRepo.Default,
     MatchesRepo.Default,
     ProductsRepo.Default,
     Knowledge.Default,

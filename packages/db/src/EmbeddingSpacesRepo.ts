@@ -7,7 +7,7 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { CaseId } from "@nestfleet/domain/Cases"
 import { Effect, Option, Schema } from "effect"
-import { vectorLiteral } from "./KnowledgeRepo.js"
+import { type SpaceVector, vectorLiteral } from "./KnowledgeRepo.js"
 import { textArray } from "./PgArrays.js"
 import { onUniqueViolation } from "./SqlErrors.js"
 
@@ -150,6 +150,24 @@ export class EmbeddingSpacesRepo extends Effect.Service<EmbeddingSpacesRepo>()("
         (rows) => Option.fromNullable(rows[0]?.contentHash)
       )
 
+    /** The case's vector of `contentHash` in the active space, as matching stored it. */
+    const activeCaseVector = (caseId: CaseId, contentHash: string) =>
+      Effect.map(
+        sql<{ spaceId: number; dimensions: number; embedding: string }>`
+          select e.space_id, s.dimensions, e.embedding::text as embedding
+          from case_embeddings e join embedding_spaces s on s.id = e.space_id
+          where e.case_id = ${caseId} and e.content_hash = ${contentHash} and s.state = 'active'`,
+        (rows) =>
+          Option.fromNullable(rows[0]).pipe(
+            Option.map((row): SpaceVector => ({
+              spaceId: row.spaceId,
+              dimensions: row.dimensions,
+              // pgvector writes a vector as [x,y,…]: JSON.
+              vector: JSON.parse(row.embedding) as ReadonlyArray<number>
+            }))
+          )
+      )
+
     const upsertCaseVector = (input: {
       readonly caseId: CaseId
       readonly spaceId: number
@@ -192,6 +210,7 @@ export class EmbeddingSpacesRepo extends Effect.Service<EmbeddingSpacesRepo>()("
       insertChunkVectors,
       chunksWithout,
       caseVectorHash,
+      activeCaseVector,
       upsertCaseVector,
       casesWithout
     } as const
