@@ -173,6 +173,10 @@ describe("the API process", () => {
           proxy,
           Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/v1/ready`))
         )
+        // The worker's pipeline steps poll through the proxy too, so the traffic seen may be
+        // theirs: give the request time to reach its handler. It cannot finish sooner than the
+        // proxy's 400 ms, so it is still in flight when the signal comes.
+        yield* Effect.sleep("100 millis")
         started.child.kill("SIGTERM")
         const response = yield* Fiber.join(inFlight)
         expect(response.status).toBe(200)
