@@ -11,3 +11,7 @@ alter table messages
 
 -- One message per draft version, whatever retries and approvals race.
 create unique index messages_draft_version on messages (draft_id, draft_version) where draft_id is not null;
+
+-- "The customer's newest message" is the one created last: stamped when it is written, not when
+-- its transaction began (two deliveries to one case take turns on its lock).
+alter table messages alter column created_at set default clock_timestamp();

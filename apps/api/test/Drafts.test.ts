@@ -169,6 +169,10 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply draft
       }
       expect((yield* post(agent, `/api/v1/drafts/${unknown}/approve`, {})).status).toBe(400)
       expect((yield* AuthFlows.call(agent, "/api/v1/approvals?cursor=nonsense")).status).toBe(400)
+      // A well-formed cursor of a time PostgreSQL cannot hold (it has no year 0).
+      const yearZero = Buffer.from(`0000-01-01T00:00:00.000000Z|${unknown}`).toString("base64url")
+      expect((yield* AuthFlows.call(agent, `/api/v1/approvals?cursor=${yearZero}`)).status).toBe(400)
+      expect((yield* AuthFlows.call(agent, `/api/v1/cases?cursor=${yearZero}`)).status).toBe(400)
       expect((yield* AuthFlows.call(agent, "/api/v1/approvals?limit=0")).status).toBe(400)
 
       const admin = (yield* AuthFlows.signIn(TestServer.admin)).accessToken

@@ -70,13 +70,14 @@ const smtpServer = (refuse: (n: number) => boolean = () => false) =>
   )
 
 /** A product with articles and an email channel replying through the SMTP server on `port`. */
-const emailChannel = (port: number, secret: string) =>
+const emailChannel = (port: number, secret: string, requireTls = false) =>
   Effect.gen(function*() {
     const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01 }, "email")
     const changed = yield* AuthFlows.call(kb.token, `/api/v1/channels/${kb.channelId}`, {
       method: "PATCH",
       body: {
-        config: { smtp: { host: "127.0.0.1", port, username: "nestfleet", from: "Acme Support <support@acme.test>" } },
+        // This test server offers no STARTTLS; a real one should (the login then requires it).
+        config: { smtp: { host: "127.0.0.1", port, username: "nestfleet", requireTls, from: "Acme Support <support@acme.test>" } },
         replySecret: secret
       }
     })
@@ -143,7 +144,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies by 
       expect((answer.body as { caseId: string }).caseId).toBe(caseId)
     }))
 
-  it.scoped("a refused login (535) fails the reply at once, and the case goes to a person", () =>
+  it.scoped("a refused login (535) fails the reply at once, and the case goes to a person; a login needs TLS unless told otherwise", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer()
       const kb = yield* emailChannel(smtp.port, "not-the-password")
@@ -155,5 +156,13 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies by 
       expect(smtp.mails).toEqual([])
       const [row] = yield* query<{ status: string }>("select status from cases where id = $1", [caseId])
       expect(row!.status).toBe("needs_attention")
+
+      // Without STARTTLS (this server offers none) the password is not sent at all, unless the
+      // channel says requireTls: false: the reply fails for good.
+      const strict = yield* emailChannel(smtp.port, password, true)
+      const strictCase = yield* deliver(strict.channelId, mail(strict.secret, { messageId: "<q4@customer.example>" }))
+      const refusedPlain = yield* approveAndSettle((strictCase.body as { caseId: string }).caseId)
+      expect(refusedPlain.delivery.state).toBe("failed")
+      expect(smtp.mails).toEqual([])
     }))
 })

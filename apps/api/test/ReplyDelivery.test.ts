@@ -165,6 +165,14 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
         reason: "The reply URL answered HTTP 401",
         channel: "webhook"
       })
+      // The reply failed for good: the agent the case went back to writes another version.
+      const agent = yield* agentToken
+      const edited = yield* AuthFlows.call(agent, `/api/v1/drafts/${refused.draft.id}`, {
+        method: "PATCH",
+        body: { body: "Please filter the report by date [1].", version: 1 }
+      })
+      expect(edited.status).toBe(200)
+      expect(edited.body).toMatchObject({ version: 2, status: "pending" })
 
       const nowhere = yield* draftedCase("deliver-no-url", {})
       const unsent = yield* approveAndSettle(nowhere.caseId, nowhere.draft.id)

@@ -107,7 +107,8 @@ export const prepare = (input: ChangePrepInput): ChangePrepOutput => {
   const reproduction = reproductionOf(input.messages.join("\n"))
   const suspected = suspectedComponents(input, text)
   const cued = surfaceCues.filter(([, cue]) => cue.test(text)).map(([surface]) => surface)
-  const surfaces = [...new Set([...suspected.map((component) => component.name), ...cued])]
+  /** The task's answer holds at most 10. */
+  const surfaces = [...new Set([...suspected.map((component) => component.name), ...cued])].slice(0, 10)
   const risk = riskOf(input, surfaces, suspected.length)
   const what = input.type === "incident" ? "An incident" : "A bug"
   const said = clip(sentences(input.messages[0] ?? input.subject).slice(0, 2).join(" "), 400)

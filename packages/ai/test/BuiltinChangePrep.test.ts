@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as BuiltinChangePrep from "../src/BuiltinChangePrep.js"
-import type { ChangePrepInput } from "../src/ChangePrepTask.js"
+import { Schema } from "effect"
+import { type ChangePrepInput, ChangePrepOutput } from "../src/ChangePrepTask.js"
 
 const input = (messages: ReadonlyArray<string>, fields: Partial<ChangePrepInput> = {}): ChangePrepInput => ({
   subject: "Export broken",
@@ -43,6 +44,14 @@ describe("BuiltinChangePrep", () => {
       level: "medium",
       reasons: ["it touches sign-in", "2 components are suspected"]
     })
+  })
+
+  it("answers what its task's schema takes: at most 10 surfaces, however many a report names", () => {
+    const everything = "The API endpoint and the page button, email, login, exports, webhooks, the database, it is slow, " +
+      "on iOS and in the CLI, in src/export/ and src/billing/ and db/migrations/ with my invoices and exports stored data"
+    const draft = BuiltinChangePrep.prepare(input([everything]))
+    expect(draft.surfaces).toHaveLength(10)
+    expect(Schema.decodeUnknownEither(ChangePrepOutput)(draft)._tag).toBe("Right")
   })
 
   it("writes a grounded draft: nothing the report does not say", () => {

@@ -170,40 +170,25 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
           )
       })
       const bestArticle = articles.reduce<number | null>((best, article) => Math.max(best ?? 0, article.score), null)
-      const sending = ReplyPolicy.decide(settings, {
-        type: row.type,
-        confidence: Option.match(triage, { onNone: () => null, onSome: (result) => result.confidence }),
-        bestArticle
+      const confidence = Option.match(triage, { onNone: () => null, onSome: (result) => result.confidence })
+      const sourcesStep = new ReasoningStep({
+        step: "Sources",
+        detail: sources.length === 0
+          ? "No passage to draw on."
+          : `${sources.length} passage(s) of ${new Set(sources.map((s) => s.articleId)).size} article(s) ` +
+            (reason === "requested" && bestArticle !== null && bestArticle < settings.matchMinSimilarity
+              ? `best matched to the case (asked for by a person; none scored ${settings.matchMinSimilarity})`
+              : `scoring at least ${settings.matchMinSimilarity}`) +
+            `: ${articles.map((a) => `"${a.title}" (${a.score.toFixed(2)})`).join("; ")}.`,
+        evidence: sources.map((source) => `[${source.n}] ${source.title}${source.heading === "" ? "" : ` — ${source.heading}`}`)
       })
-      const status: DraftStatus = Either.isLeft(checked) ? "rejected" : sending.send ? "approved" : "pending"
-      const decision = Either.isLeft(checked)
-        ? `Refused: ${checked.left}`
-        : sending.send
-        ? `Approved by the product's policy: ${sending.reason}`
-        : null
-      const reasoning = [
-        new ReasoningStep({
-          step: "Sources",
-          detail: sources.length === 0
-            ? "No passage to draw on."
-            : `${sources.length} passage(s) of ${new Set(sources.map((s) => s.articleId)).size} article(s) ` +
-              (reason === "requested" && bestArticle !== null && bestArticle < settings.matchMinSimilarity
-                ? `best matched to the case (asked for by a person; none scored ${settings.matchMinSimilarity})`
-                : `scoring at least ${settings.matchMinSimilarity}`) +
-              `: ${articles.map((a) => `"${a.title}" (${a.score.toFixed(2)})`).join("; ")}.`,
-          evidence: sources.map((source) => `[${source.n}] ${source.title}${source.heading === "" ? "" : ` — ${source.heading}`}`)
-        }),
-        new ReasoningStep({
-          step: Either.isLeft(checked) ? "Guard: refused" : "Guard: passed",
-          detail: Either.isLeft(checked) ? checked.left : `Cites ${citations.map((c) => `[${c.n}]`).join(", ")}, all retrieved.`,
-          evidence: []
-        }),
-        new ReasoningStep({
-          step: `Policy: ${status === "approved" ? "send" : status === "pending" ? "wait for approval" : "not sent"}`,
-          detail: Either.isLeft(checked) ? "A refused draft is never sent." : sending.reason,
-          evidence: []
-        })
-      ]
+      const guardStep = new ReasoningStep({
+        step: Either.isLeft(checked) ? "Guard: refused" : "Guard: passed",
+        detail: Either.isLeft(checked) ? checked.left : `Cites ${citations.map((c) => `[${c.n}]`).join(", ")}, all retrieved.`,
+        evidence: []
+      })
+      /** The customer's newest message the draft was written from. */
+      const answered = messages.filter((message) => message.kind === "inbound").at(-1)?.id ?? null
       const body = answer === null || Either.isLeft(checked)
         ? answer?.value.body ?? ""
         : compose(settings, customerNameOf(row.customer), answer.value.body, citations)
@@ -218,8 +203,42 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
         if (Option.isSome(yield* drafts.versionByJob(jobId))) {
           return yield* Effect.logInfo("AutoReply: this job already wrote its draft")
         }
+        // The customer wrote again while this was drafted: the new message's own run drafts
+        // from everything; this one would answer without having read it.
+        const newest = Option.getOrNull(Option.map(yield* cases.latestInbound(caseId), (message) => message.id))
+        if (newest !== answered) return yield* Effect.logInfo("AutoReply: a newer message arrived; its run drafts the reply")
         const draft = yield* drafts.lockForCase(caseId)
-        const answers = yield* cases.latestInbound(caseId)
+        // A refused draft does not push aside a version still waiting for an agent.
+        const waiting = draft.latestVersion === 0
+          ? Option.none()
+          : Option.filter(yield* drafts.findVersion({ draftId: draft.id, version: draft.latestVersion }), (v) => v.status === "pending")
+        if (Either.isLeft(checked) && Option.isSome(waiting)) {
+          return yield* cases.insertEvent({
+            caseId,
+            kind: "draft_refused",
+            actorUserId: null,
+            data: { draftId: draft.id, version: null, reason: checked.left, kept: draft.latestVersion }
+          })
+        }
+        // The policy reads the case and the product as they are now: a person may have changed
+        // the type, or the product's reply mode, while the model wrote.
+        const now = yield* Effect.flatten(products.findById(row.productId))
+        const sending = ReplyPolicy.decide(now.settings, { type: current.type, confidence, bestArticle })
+        const status: DraftStatus = Either.isLeft(checked) ? "rejected" : sending.send ? "approved" : "pending"
+        const decision = Either.isLeft(checked)
+          ? `Refused: ${checked.left}`
+          : sending.send
+          ? `Approved by the product's policy: ${sending.reason}`
+          : null
+        const reasoning = [
+          sourcesStep,
+          guardStep,
+          new ReasoningStep({
+            step: `Policy: ${status === "approved" ? "send" : status === "pending" ? "wait for approval" : "not sent"}`,
+            detail: Either.isLeft(checked) ? "A refused draft is never sent." : sending.reason,
+            evidence: []
+          })
+        ]
         const version = yield* drafts.addVersion({
           draftId: draft.id,
           status,
@@ -228,7 +247,7 @@ export class AutoReply extends Effect.Service<AutoReply>()("@nestfleet/core/Auto
           author,
           reasoning,
           jobId,
-          answersMessageId: Option.match(answers, { onNone: () => null, onSome: (message) => message.id }),
+          answersMessageId: answered,
           decision,
           decidedBy: null
         })

@@ -154,8 +154,13 @@ export class Drafts extends Effect.Service<Drafts>()("@nestfleet/core/Drafts", {
       const edited = yield* transactions.withTransaction(Effect.gen(function*() {
         const { case: current, draft, latest } = yield* lockDraft(id)
         yield* requireNewest(latest, change.version)
+        // An approved version is on its way, unless its delivery failed for good: then the agent
+        // the case went back to writes another.
         if (latest.status === "approved") {
-          return yield* new DraftConflict({ message: `Version ${latest.version} is approved and being sent` })
+          const reply = yield* cases.outboundOf({ draftId: id, draftVersion: latest.version })
+          if (Option.isNone(reply) || reply.value.deliveryState !== "failed") {
+            return yield* new DraftConflict({ message: `Version ${latest.version} is approved and being sent` })
+          }
         }
         const cited = new Set(markersOf(change.body))
         const newest = yield* cases.latestInbound(latest.caseId)

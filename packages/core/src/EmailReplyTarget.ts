@@ -2,8 +2,9 @@
  * Replies on an email channel: a message through the channel's SMTP server (nodemailer), to
  * the customer's address, threaded under their last message (`In-Reply-To`, `References`
  * from the thread's first message). `config.smtp` says where and as whom:
- * `{host, port, secure?, username?, from}` (`secure`: TLS from the start, as on port 465;
- * otherwise STARTTLS when offered); the reply secret is the SMTP password.
+ * `{host, port, secure?, username?, requireTls?, from}` (`secure`: TLS from the start, as on
+ * port 465; otherwise STARTTLS, which a login requires unless `requireTls: false`, so the
+ * password never crosses the network in the clear); the reply secret is the SMTP password.
  *
  * The Message-ID names the draft version, so the customer's answer to the reply threads into
  * the case, and a retry is the same message: a mail client showing a thread by Message-ID shows
@@ -12,7 +13,7 @@
  */
 import { Duration, Effect, Redacted, Schema } from "effect"
 import { createTransport } from "nodemailer"
-import { DeliveryFailed, type Outgoing, type Receipt } from "./ReplyTarget.js"
+import { DeliveryFailed, type Outgoing, type Receipt, requireReplySecret } from "./ReplyTarget.js"
 
 /** Connecting, greeting, logging in and sending together; past it the attempt is retried. */
 export const sendTimeout = Duration.seconds(30)
@@ -23,6 +24,8 @@ const SmtpConfig = Schema.Struct({
     port: Schema.Int.pipe(Schema.between(1, 65535)),
     secure: Schema.optional(Schema.Boolean),
     username: Schema.optional(Schema.String),
+    /** With a login and without `secure`: refuse to log in unless STARTTLS upgrades the connection (default true). */
+    requireTls: Schema.optional(Schema.Boolean),
     /** The sender: `support@example.com` or `Acme Support <support@example.com>`. */
     from: Schema.String.pipe(Schema.pattern(/@/))
   })
@@ -37,13 +40,18 @@ export const messageIdOf = (key: string, from: string) => {
   return `<${key}@${domain}>`
 }
 
+/** Nodemailer's failures that no retry heals: a login, an address or a certificate refused. */
+const lastingCodes: ReadonlySet<string> = new Set(["EAUTH", "EENVELOPE", "ETLS"])
+
 /** SMTP's answer: a 4xx may heal, a 5xx will not; no answer at all (a connection failure) may heal. */
 const failureOf = (error: unknown) => {
-  const code = typeof error === "object" && error !== null && "responseCode" in error ? Number(error.responseCode) : Number.NaN
+  const field = (name: string): unknown => typeof error === "object" && error !== null && name in error ? (error as Record<string, unknown>)[name] : undefined
+  const code = Number(field("responseCode") ?? Number.NaN)
   const message = error instanceof Error ? error.message : String(error)
   return new DeliveryFailed({
-    reason: Number.isFinite(code) ? `The SMTP server answered ${code}: ${message}` : `The SMTP server could not be reached (${message})`,
-    permanent: Number.isFinite(code) && code >= 500
+    reason: Number.isFinite(code) ? `The SMTP server answered ${code}: ${message}` : `Sending by SMTP failed (${message})`,
+    // The server's own answer decides when there is one; without it, what nodemailer says of the failure.
+    permanent: Number.isFinite(code) ? code >= 500 : field("permanent") === true || lastingCodes.has(String(field("code")))
   })
 }
 
@@ -58,12 +66,14 @@ export const send = (outgoing: Outgoing): Effect.Effect<Receipt, DeliveryFailed>
     if (typeof to !== "string" || to === "") {
       return yield* new DeliveryFailed({ reason: "The case has no customer email address to reply to", permanent: true })
     }
-    const password = smtp.username === undefined ? null : outgoing.replySecret
+    const password = smtp.username === undefined ? null : yield* requireReplySecret(outgoing, "SMTP password")
+    const secure = smtp.secure ?? false
     const transport = createTransport({
       host: smtp.host,
       port: smtp.port,
-      secure: smtp.secure ?? false,
-      ...(smtp.username === undefined ? {} : { auth: { user: smtp.username, pass: password === null ? "" : Redacted.value(password) } }),
+      secure,
+      requireTLS: password !== null && !secure && smtp.requireTls !== false,
+      ...(smtp.username === undefined || password === null ? {} : { auth: { user: smtp.username, pass: Redacted.value(password) } }),
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 10_000

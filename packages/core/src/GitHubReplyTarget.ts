@@ -10,7 +10,7 @@
  */
 import { type HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Option, Redacted, Schema } from "effect"
-import { DeliveryFailed, execute, failureOfStatus, type Outgoing, type Receipt, requireReplySecret } from "./ReplyTarget.js"
+import { DeliveryFailed, execute, failureOfStatus, type Outgoing, type Receipt, requireReplySecret, timeout } from "./ReplyTarget.js"
 
 export const defaultApiUrl = "https://api.github.com"
 
@@ -55,9 +55,14 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
     }
     const failure = failureOfStatus(response.status, "GitHub")
     if (failure !== null) return yield* failure
+    // The comment exists once GitHub answered 2xx: an unreadable body is no reason to comment again.
     const created = yield* response.json.pipe(
       Effect.flatMap(Schema.decodeUnknown(Created)),
-      Effect.mapError(() => new DeliveryFailed({ reason: "GitHub's answer names no comment", permanent: false }))
+      Effect.timeout(timeout),
+      Effect.option
     )
-    return { externalId: `github-comment:${created.id}`, echoKeys: [`github-comment:${created.id}`] }
+    return Option.match(created, {
+      onNone: () => ({ externalId: null, echoKeys: [] }),
+      onSome: ({ id }) => ({ externalId: `github-comment:${id}`, echoKeys: [`github-comment:${id}`] })
+    })
   })

@@ -15,7 +15,8 @@ export const encode = (position: Position) =>
 
 const Parts = Schema.Tuple(Schema.String, Schema.UUID)
 
-const cursorTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+// Year 0001 on: PostgreSQL has no year 0.
+const cursorTime = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
 
 /** A time in the cursor's format that is also a real date (no February 31st). */
 const isCursorTime = (time: string) =>

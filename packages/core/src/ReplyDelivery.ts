@@ -81,6 +81,9 @@ export class ReplyDelivery extends Effect.Service<ReplyDelivery>()("@nestfleet/c
         Effect.either
       )
       const givingUp = Either.isLeft(sent) && (sent.left.permanent || attempt.attempt >= attempt.maxAttempts)
+      // Before the case's lock, in a statement of its own: intake claims the same keys first and
+      // then locks the case, so claiming them under the lock could deadlock with the echo.
+      if (Either.isRight(sent)) yield* cases.claimEchoes(channel.id, sent.right.echoKeys)
 
       yield* transactions.withTransaction(Effect.gen(function*() {
         const current = yield* Effect.flatten(cases.lock(row.id))
@@ -89,7 +92,6 @@ export class ReplyDelivery extends Effect.Service<ReplyDelivery>()("@nestfleet/c
         if (now.deliveryState !== "sending") return
         if (Either.isRight(sent)) {
           yield* cases.recordDelivery({ id: reply.id, state: "sent", error: null, externalId: sent.right.externalId })
-          yield* cases.claimEchoes(channel.id, sent.right.echoKeys)
           yield* drafts.markSent(draftId, version)
           const moved = answerable.has(current.status)
           if (moved) yield* cases.update({ id: row.id, status: "replied" })
