@@ -11,6 +11,7 @@ import * as AuthFlows from "./AuthFlows.js"
 import { agentToken, drafted, draftedCase, exportQuestion, post, type Version, type WithDrafts } from "./DraftFlows.js"
 import { channelOf, deliver } from "./IntakeFlows.js"
 import { knowledgeBase, matched, query } from "./KnowledgeFlows.js"
+import * as LocalHttpServer from "./LocalHttpServer.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
@@ -80,7 +81,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply draft
       expect(row!.status).toBe("pending")
     }))
 
-  it.effect("an agent rejects a draft saying why, or edits it into a new version that waits again", () =>
+  it.scoped("an agent rejects a draft saying why, or edits it into a new version that waits again", () =>
     Effect.gen(function*() {
       const agent = yield* agentToken
       const rejectedCase = yield* draftedCase("draft-reject", {})
@@ -93,7 +94,9 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply draft
       expect(afterReject.case.status).toBe("needs_attention")
       expect(afterReject.timeline.find((event) => event.kind === "draft_rejected")?.data).toMatchObject({ reason: "Wrong article" })
 
-      const { caseId, draft } = yield* draftedCase("draft-edit", {})
+      // The customer's side answers 503: an approved reply stays on its way (retried) meanwhile.
+      const busy = yield* LocalHttpServer.make(() => ({ status: 503 }))
+      const { caseId, draft } = yield* draftedCase("draft-edit", {}, { replyUrl: `${busy.url}/replies` })
       const path = `/api/v1/drafts/${draft.id}`
       expect((yield* AuthFlows.call(agent, path, { method: "PATCH", body: { body: "" } })).status).toBe(400)
       expect((yield* AuthFlows.call(agent, path, { method: "PATCH", body: { body: "x", version: 3 } })).status).toBe(409)
