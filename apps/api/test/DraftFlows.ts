@@ -78,3 +78,31 @@ export const agentToken = Effect.gen(function*() {
 export const post = (token: string, path: string, body?: unknown) =>
   AuthFlows.call(token, path, body === undefined ? { method: "POST" } : { method: "POST", body })
 
+
+/** A case as the API shows it once a reply went out: its messages with their delivery. */
+export interface Delivered extends WithDrafts {
+  readonly messages: ReadonlyArray<{
+    kind: string
+    body: string
+    author: { name?: string; userId?: string }
+    delivery: { state: string; draftId: string; version: number; error: string | null; deliveredAt: string | null } | null
+  }>
+}
+
+/** Waits until the case's replies are no longer `sending`; answers the case. */
+export const replySettled = (token: string, caseId: string) =>
+  query<{ state: string }>("select delivery_state as state from messages where case_id = $1 and kind = 'outbound'", [caseId]).pipe(
+    Effect.flatMap((rows) => rows.length > 0 && rows.every((row) => row.state !== "sending") ? Effect.void : Effect.fail("sending")),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+    Effect.zipRight(Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as Delivered))
+  )
+
+/** An agent approves the case's first draft version; answers it, the case once its reply settled, and the reply. */
+export const approveAndSettle = (caseId: string) =>
+  Effect.gen(function*() {
+    const agent = yield* agentToken
+    const draft = (yield* drafted(agent, caseId)).drafts[0]!
+    expect((yield* post(agent, `/api/v1/drafts/${draft.id}/approve`, { version: 1 })).status).toBe(200)
+    const detail = yield* replySettled(agent, caseId)
+    return { draft, detail, reply: detail.messages.find((message) => message.kind === "outbound")! }
+  })

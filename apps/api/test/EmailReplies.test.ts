@@ -6,11 +6,11 @@
  * answer to the reply joins the case.
  */
 import { expect, layer } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import type { AddressInfo } from "node:net"
 import { SMTPServer } from "smtp-server"
 import * as AuthFlows from "./AuthFlows.js"
-import { agentToken, drafted, post } from "./DraftFlows.js"
+import * as DraftFlows from "./DraftFlows.js"
 import { deliver } from "./IntakeFlows.js"
 import { knowledgeBase, query } from "./KnowledgeFlows.js"
 import * as Signing from "./Signing.js"
@@ -94,21 +94,12 @@ const mail = (secret: string, fields: Record<string, unknown>) =>
     ...fields
   })
 
-/** Approves the case's first draft and waits until its reply is no longer `sending`. */
+/** Approves the case's first draft; answers it and how its reply ended. */
 const approveAndSettle = (caseId: string) =>
-  Effect.gen(function*() {
-    const agent = yield* agentToken
-    const draft = (yield* drafted(agent, caseId)).drafts[0]!
-    expect((yield* post(agent, `/api/v1/drafts/${draft.id}/approve`, { version: 1 })).status).toBe(200)
-    const [row] = yield* query<{ state: string; error: string | null }>(
-      "select delivery_state as state, delivery_error as error from messages where case_id = $1 and kind = 'outbound'",
-      [caseId]
-    ).pipe(
-      Effect.flatMap((rows) => rows[0] === undefined || rows[0].state === "sending" ? Effect.fail("sending") : Effect.succeed(rows)),
-      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds")))
-    )
-    return { draft, delivery: row! }
-  })
+  Effect.map(DraftFlows.approveAndSettle(caseId), ({ draft, reply }) => ({
+    draft,
+    delivery: { state: reply.delivery!.state, error: reply.delivery!.error }
+  }))
 
 layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies by email", (it) => {
   it.scoped("threaded under the customer's message, retried after a 451 with the same Message-ID, and answered into the case", () =>

@@ -5,9 +5,9 @@
  * comment's echo is not taken for the customer writing; a refusal stops, a rate limit waits.
  */
 import { expect, layer } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
-import { agentToken, drafted, post } from "./DraftFlows.js"
+import { approveAndSettle } from "./DraftFlows.js"
 import { type ChannelType, deliver, fixture } from "./IntakeFlows.js"
 import { knowledgeBase, query } from "./KnowledgeFlows.js"
 import * as LocalHttpServer from "./LocalHttpServer.js"
@@ -15,11 +15,6 @@ import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
 const serverLayer = TestServer.layer(undefined, { withWorker: true })
-
-interface Reply {
-  readonly kind: string
-  readonly delivery: { state: string; error: string | null } | null
-}
 
 /** A product with articles and a channel of `type` whose replies go to `apiUrl` with `replySecret`. */
 const replyingChannel = (type: ChannelType, config: Record<string, unknown>, replySecret?: string) =>
@@ -34,23 +29,6 @@ const replyingChannel = (type: ChannelType, config: Record<string, unknown>, rep
     expect(changed.body).toMatchObject({ replySecretSet: replySecret !== undefined })
     if (replySecret !== undefined) expect(JSON.stringify(changed.body)).not.toContain(replySecret)
     return kb
-  })
-
-/** Approves the case's first draft and waits until its reply is no longer `sending`. */
-const approveAndSettle = (caseId: string) =>
-  Effect.gen(function*() {
-    const agent = yield* agentToken
-    const draft = (yield* drafted(agent, caseId)).drafts[0]!
-    expect((yield* post(agent, `/api/v1/drafts/${draft.id}/approve`, { version: 1 })).status).toBe(200)
-    yield* query<{ state: string }>("select delivery_state as state from messages where case_id = $1 and kind = 'outbound'", [caseId]).pipe(
-      Effect.flatMap((rows) => rows[0]?.state === "sending" || rows.length === 0 ? Effect.fail("sending") : Effect.void),
-      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds")))
-    )
-    const detail = (yield* AuthFlows.call(agent, `/api/v1/cases/${caseId}`)).body as {
-      messages: ReadonlyArray<Reply>
-      case: { status: string }
-    }
-    return { draft, detail, reply: detail.messages.find((message) => message.kind === "outbound")! }
   })
 
 /** GitHub's issues.opened fixture, the issue asking what the export article answers. */

@@ -6,40 +6,16 @@
  * answer was lost is shown once; a refusal fails the reply and puts the case before a person.
  */
 import { expect, layer } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
-import { agentToken, drafted, draftedCase, exportQuestion, post, type WithDrafts } from "./DraftFlows.js"
+import { agentToken, approveAndSettle, drafted, draftedCase, exportQuestion, post, replySettled } from "./DraftFlows.js"
 import { deliver } from "./IntakeFlows.js"
-import { knowledgeBase, query } from "./KnowledgeFlows.js"
+import { knowledgeBase } from "./KnowledgeFlows.js"
 import * as LocalHttpServer from "./LocalHttpServer.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
 const serverLayer = TestServer.layer(undefined, { withWorker: true })
-
-interface Delivered extends WithDrafts {
-  readonly messages: ReadonlyArray<{
-    kind: string
-    body: string
-    author: { name?: string; userId?: string }
-    delivery: { state: string; draftId: string; version: number; error: string | null; deliveredAt: string | null } | null
-  }>
-}
-
-/** Waits until the case's reply is no longer `sending`; answers the case. */
-const settled = (token: string, caseId: string) =>
-  query<{ state: string }>("select delivery_state as state from messages where case_id = $1 and kind = 'outbound'", [caseId]).pipe(
-    Effect.flatMap((rows) => rows.length > 0 && rows.every((row) => row.state !== "sending") ? Effect.void : Effect.fail("sending")),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
-    Effect.zipRight(Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as Delivered))
-  )
-
-const approveAndSettle = (caseId: string, draftId: string) =>
-  Effect.gen(function*() {
-    const agent = yield* agentToken
-    expect((yield* post(agent, `/api/v1/drafts/${draftId}/approve`, { version: 1 })).status).toBe(200)
-    return yield* settled(agent, caseId)
-  })
 
 /**
  * A customer's receiver: checks the signature with the channel's secret (read when a request
@@ -68,7 +44,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
       const target = yield* receiver(() => channelSecret)
       const { caseId, draft, secret } = yield* draftedCase("deliver-ok", {}, { replyUrl: target.url })
       channelSecret = secret
-      const detail = yield* approveAndSettle(caseId, draft.id)
+      const detail = (yield* approveAndSettle(caseId)).detail
 
       expect(target.requests).toHaveLength(1)
       expect(target.verified()).toHaveLength(1)
@@ -114,7 +90,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
       const detail = yield* drafted(kb.token, caseId, 2)
       const agent = yield* agentToken
       expect((yield* post(agent, `/api/v1/drafts/${detail.drafts[0]!.id}/approve`, { version: 2 })).status).toBe(200)
-      yield* settled(kb.token, caseId)
+      yield* replySettled(kb.token, caseId)
       expect(target.requests).toHaveLength(1)
       expect(JSON.parse(target.requests[0]!.body)).toMatchObject({ threadId: "chat-42", externalId: "chat-42-2", version: 2 })
       // Another conversation is another case.
@@ -126,7 +102,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
     Effect.gen(function*() {
       const flaky = yield* receiver(() => "", (n) => n === 1 ? { status: 503 } : { status: 200 })
       const first = yield* draftedCase("deliver-503", {}, { replyUrl: flaky.url })
-      const retried = yield* approveAndSettle(first.caseId, first.draft.id)
+      const retried = (yield* approveAndSettle(first.caseId)).detail
       expect(flaky.requests.map((request) => request.headers["webhook-id"])).toEqual([
         `nestfleet-reply-${first.draft.id}-v1`,
         `nestfleet-reply-${first.draft.id}-v1`
@@ -140,7 +116,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
       const dropping = yield* receiver(() => secret, (n) => n === 1 ? "drop" : { status: 200 })
       const second = yield* draftedCase("deliver-drop", {}, { replyUrl: dropping.url })
       secret = second.secret
-      const resent = yield* approveAndSettle(second.caseId, second.draft.id)
+      const resent = (yield* approveAndSettle(second.caseId)).detail
       expect(dropping.requests).toHaveLength(2)
       expect(new Set(dropping.requests.map((request) => request.headers["webhook-id"])).size).toBe(1)
       expect(dropping.verified()).toHaveLength(2)
@@ -153,7 +129,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
     Effect.gen(function*() {
       const refusing = yield* receiver(() => "", () => ({ status: 401 }))
       const refused = yield* draftedCase("deliver-401", {}, { replyUrl: refusing.url })
-      const failed = yield* approveAndSettle(refused.caseId, refused.draft.id)
+      const failed = (yield* approveAndSettle(refused.caseId)).detail
       expect(refusing.requests).toHaveLength(1)
       expect(failed.messages.find((message) => message.kind === "outbound")!.delivery).toMatchObject({
         state: "failed",
@@ -175,7 +151,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
       expect(edited.body).toMatchObject({ version: 2, status: "pending" })
 
       const nowhere = yield* draftedCase("deliver-no-url", {})
-      const unsent = yield* approveAndSettle(nowhere.caseId, nowhere.draft.id)
+      const unsent = (yield* approveAndSettle(nowhere.caseId)).detail
       expect(unsent.messages.find((message) => message.kind === "outbound")!.delivery).toMatchObject({
         state: "failed",
         error: "The webhook channel has no replyUrl (an http or https URL) in its config"
@@ -191,7 +167,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
         autoSendTypes: ["bug", "question", "feature_request", "billing", "account", "other"]
       }, { replyUrl: target.url })
       expect(draft.status).not.toBe("pending")
-      const detail = yield* settled(token, caseId)
+      const detail = yield* replySettled(token, caseId)
       expect(target.requests).toHaveLength(1)
       expect(detail.messages.find((message) => message.kind === "outbound")).toMatchObject({
         delivery: { state: "sent" },

@@ -27,6 +27,7 @@ import type { ArticleId } from "@nestfleet/domain/Knowledge"
 import type { ProductSettings } from "@nestfleet/domain/Products"
 import { Effect, Either, Option } from "effect"
 import * as CaseText from "./CaseText.js"
+import { awaitable } from "./Drafts.js"
 import { Knowledge, relevanceOf } from "./Knowledge.js"
 import * as ReplyGuard from "./ReplyGuard.js"
 import { ReplyOutbox } from "./ReplyOutbox.js"
@@ -43,8 +44,6 @@ const maxConversationCharacters = 8000
 /** Why a draft is written: the match step routed the case to `reply`, or a person asked. */
 export type DraftReason = "matched" | "requested"
 
-/** Statuses a waiting draft moves the case to `awaiting_approval` from. */
-const awaitable: ReadonlySet<CaseStatus> = new Set(["new", "triaged", "needs_attention", "replied"])
 /** Statuses a refused draft moves the case to `needs_attention` from. */
 const attendable: ReadonlySet<CaseStatus> = new Set(["new", "triaged", "awaiting_approval", "replied"])
 

@@ -34,8 +34,8 @@ import { orDieUnexpected } from "./Unexpected.js"
 
 const defaultPageSize = 25
 
-/** Statuses a waiting version moves the case to `awaiting_approval` from. */
-const awaitable: ReadonlySet<CaseStatus> = new Set(["new", "triaged", "needs_attention", "replied"])
+/** Statuses a version waiting for approval moves the case to `awaiting_approval` from (an agent's or the pipeline's). */
+export const awaitable: ReadonlySet<CaseStatus> = new Set(["new", "triaged", "needs_attention", "replied"])
 
 export const toDraftVersion = (row: DraftVersionRow) =>
   new DraftVersion({

@@ -7,6 +7,7 @@ import { ProductId } from "@nestfleet/domain/Products"
 import { UserId } from "@nestfleet/domain/Users"
 import { type Cause, Data, Effect, Option, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
+import { keyOf } from "./KeysetTime.js"
 import { textArray } from "./PgArrays.js"
 import * as PreparingClient from "./PreparingClient.js"
 
@@ -116,9 +117,7 @@ interface CaseFilter {
   readonly limit: number
 }
 
-// The keyset's time in one fixed format (UTC, microseconds), whatever the session's DateStyle.
-const caseColumns = "cases.*, cases.number::text as number, " +
-  `to_char(cases.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at_key`
+const caseColumns = `cases.*, cases.number::text as number, ${keyOf("cases.created_at")} as created_at_key`
 
 export class CasesRepo extends Effect.Service<CasesRepo>()("@nestfleet/db/CasesRepo", {
   effect: Effect.gen(function*() {

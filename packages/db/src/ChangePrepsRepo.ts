@@ -1,21 +1,11 @@
 /** Change-prep drafts, one per job, newest per case first. */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { CaseId } from "@nestfleet/domain/Cases"
-import { RelatedCase, Risk, SuspectedComponent } from "@nestfleet/domain/ChangePreps"
+import { ChangePrep } from "@nestfleet/domain/ChangePreps"
 import { Effect, Schema } from "effect"
 
 /** What a change-prep drafts, as stored in `change_preps.draft`. */
-export const ChangePrepDraft = Schema.Struct({
-  title: Schema.String,
-  summary: Schema.String,
-  reproduction: Schema.Array(Schema.String),
-  components: Schema.Array(SuspectedComponent),
-  surfaces: Schema.Array(Schema.String),
-  risk: Risk,
-  testPlan: Schema.Array(Schema.String),
-  rollback: Schema.String,
-  relatedCases: Schema.Array(RelatedCase)
-})
+export const ChangePrepDraft = Schema.Struct(ChangePrep.fields).pipe(Schema.omit("caseId", "author", "createdAt"))
 export type ChangePrepDraft = typeof ChangePrepDraft.Type
 
 export class ChangePrepRow extends Schema.Class<ChangePrepRow>("ChangePrepRow")({

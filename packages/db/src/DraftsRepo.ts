@@ -5,6 +5,7 @@ import { Citation, DraftAuthor, DraftId, DraftStatus } from "@nestfleet/domain/D
 import { ProductId } from "@nestfleet/domain/Products"
 import { UserId } from "@nestfleet/domain/Users"
 import { Effect, Schema } from "effect"
+import { keyOf } from "./KeysetTime.js"
 
 export class DraftRow extends Schema.Class<DraftRow>("DraftRow")({
   id: DraftId,
@@ -46,21 +47,10 @@ export class PendingApprovalRow extends Schema.Class<PendingApprovalRow>("Pendin
   assigneeId: Schema.NullOr(UserId)
 }) {}
 
-const NewVersion = Schema.Struct({
-  draftId: DraftId,
-  status: DraftStatus,
-  body: Schema.String,
-  citations: Schema.Array(Citation),
-  author: DraftAuthor,
-  reasoning: Schema.Array(ReasoningStep),
-  jobId: Schema.NullOr(Schema.String),
-  answersMessageId: Schema.NullOr(MessageId),
-  decision: Schema.NullOr(Schema.String),
-  decidedBy: Schema.NullOr(UserId)
-})
-
-// The keyset's time in one fixed format (UTC, microseconds), whatever the session's DateStyle.
-const keyOf = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+/** A version as written: what the statement numbers, stamps and joins left out. */
+const NewVersion = Schema.Struct(DraftVersionRow.fields).pipe(
+  Schema.omit("caseId", "version", "decidedAt", "createdAt", "createdAtKey")
+)
 
 export class DraftsRepo extends Effect.Service<DraftsRepo>()("@nestfleet/db/DraftsRepo", {
   effect: Effect.gen(function*() {
