@@ -11,7 +11,7 @@ import * as Sql from "@nestfleet/db/Sql"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { JobCatalogue } from "@nestfleet/jobs/Catalogue"
 import * as JobDefinition from "@nestfleet/jobs/JobDefinition"
-import { JobQueue, queueOptions } from "@nestfleet/jobs/JobQueue"
+import { JobQueue, newQueueOptions } from "@nestfleet/jobs/JobQueue"
 import { JobsConfig } from "@nestfleet/jobs/JobsConfig"
 import * as JobWorker from "@nestfleet/jobs/JobWorker"
 import * as PgBossFactory from "@nestfleet/jobs/PgBossFactory"
@@ -212,8 +212,7 @@ const bare = (
         boss.on("error", () => {})
         await boss.start()
         for (const definition of [latencyJob, backlogJob]) {
-          const { retryDelayMax: _, ...options } = queueOptions(definition)
-          await boss.createQueue(definition.name, options)
+          await boss.createQueue(definition.name, newQueueOptions(definition))
         }
         return boss
       }),

@@ -19,7 +19,10 @@ export type Answer =
   | { readonly status: number; readonly headers?: Record<string, string>; readonly json?: unknown }
   | "drop"
 
-export const make = (script: (request: Received, n: number) => Answer = () => ({ status: 200 })) =>
+/** The answer to a request, at once or once the test has done what it must first (killed a process, waited). */
+export type Script = (request: Received, n: number) => Answer | Promise<Answer>
+
+export const make = (script: Script = () => ({ status: 200 })) =>
   Effect.acquireRelease(
     Effect.async<{ readonly url: string; readonly requests: Array<Received>; readonly server: Http.Server }>((resume) => {
       const requests: Array<Received> = []
@@ -34,10 +37,11 @@ export const make = (script: (request: Received, n: number) => Answer = () => ({
             body: Buffer.concat(chunks).toString("utf8")
           }
           requests.push(received)
-          const answer = script(received, requests.length)
-          if (answer === "drop") return request.socket.destroy()
-          response.writeHead(answer.status, { "content-type": "application/json", ...answer.headers })
-          response.end(JSON.stringify(answer.json ?? {}))
+          void Promise.resolve(script(received, requests.length)).then((answer) => {
+            if (answer === "drop") return request.socket.destroy()
+            response.writeHead(answer.status, { "content-type": "application/json", ...answer.headers })
+            response.end(JSON.stringify(answer.json ?? {}))
+          })
         })
       })
       server.listen(0, "127.0.0.1", () => {

@@ -15,7 +15,7 @@ import { FetchHttpClient } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { AutoReplyStepLive } from "./pipeline/AutoReplyStep.js"
 import { ChangePrepStepLive } from "./pipeline/ChangePrepStep.js"
-import { DeliverReplyStepLive } from "./pipeline/DeliverReplyStep.js"
+import { DeliverReplyStepLive, ReplyUndeliveredStepLive } from "./pipeline/DeliverReplyStep.js"
 import { EmbedArticleStepLive } from "./pipeline/EmbedArticleStep.js"
 import { EmbedSpaceStepLive } from "./pipeline/EmbedSpaceStep.js"
 import { KnownIssueMatchStepLive } from "./pipeline/KnownIssueMatchStep.js"
@@ -26,6 +26,7 @@ const steps = [
   KnownIssueMatchStepLive,
   AutoReplyStepLive,
   DeliverReplyStepLive,
+  ReplyUndeliveredStepLive,
   ChangePrepStepLive,
   EmbedArticleStepLive,
   EmbedSpaceStepLive

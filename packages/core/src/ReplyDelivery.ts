@@ -15,11 +15,12 @@
  * reply and before it was recorded; the retry then sends it again under the same key, which a
  * target taking idempotency keys (Standard Webhooks' `webhook-id`) shows once.
  */
-import { CasesRepo } from "@nestfleet/db/CasesRepo"
+import { type CaseRow, CasesRepo, type MessageRow } from "@nestfleet/db/CasesRepo"
 import { ChannelsRepo } from "@nestfleet/db/ChannelsRepo"
 import { DraftsRepo } from "@nestfleet/db/DraftsRepo"
 import { Transactions } from "@nestfleet/db/Transactions"
 import type { CaseStatus } from "@nestfleet/domain/Cases"
+import type { ChannelType } from "@nestfleet/domain/Channels"
 import type { DraftId } from "@nestfleet/domain/Drafts"
 import { Effect, Either, Option } from "effect"
 import { DeliveryFailed } from "./ReplyTarget.js"
@@ -47,6 +48,33 @@ export class ReplyDelivery extends Effect.Service<ReplyDelivery>()("@nestfleet/c
     const channels = yield* ChannelsRepo
     const cipher = yield* SecretCipher
     const targets = yield* ReplyTargets
+
+    /** The reply failed for good: recorded with its reason, and the case put before a person. Under the case's lock. */
+    const failReply = (options: {
+      readonly current: CaseRow
+      readonly reply: MessageRow
+      readonly channel: ChannelType
+      readonly reason: string
+    }) =>
+      Effect.gen(function*() {
+        const { channel, current, reason, reply } = options
+        yield* cases.recordDelivery({ id: reply.id, state: "failed", error: reason, externalId: null })
+        const moved = current.status !== "needs_attention" && current.status !== "closed"
+        if (moved) yield* cases.update({ id: current.id, status: "needs_attention" })
+        yield* cases.insertEvent({
+          caseId: current.id,
+          kind: "reply_failed",
+          actorUserId: null,
+          data: {
+            draftId: reply.draftId,
+            version: reply.draftVersion,
+            messageId: reply.id,
+            channel,
+            reason,
+            ...(moved ? { status: { from: current.status, to: "needs_attention" } } : {})
+          }
+        })
+      })
 
     const deliver = Effect.fn("ReplyDelivery.deliver")(function*(draftId: DraftId, version: number, attempt: Attempt) {
       yield* Effect.annotateCurrentSpan({ "draft.id": draftId, "draft.version": version, "job.attempt": attempt.attempt })
@@ -113,29 +141,38 @@ export class ReplyDelivery extends Effect.Service<ReplyDelivery>()("@nestfleet/c
         const reason = givingUp && !sent.left.permanent
           ? `${sent.left.reason} (gave up after ${attempt.attempt} attempts)`
           : sent.left.reason
-        yield* cases.recordDelivery({ id: reply.id, state: givingUp ? "failed" : "sending", error: reason, externalId: null })
-        if (!givingUp) return
-        const moved = current.status !== "needs_attention" && current.status !== "closed"
-        if (moved) yield* cases.update({ id: row.id, status: "needs_attention" })
-        yield* cases.insertEvent({
-          caseId: row.id,
-          kind: "reply_failed",
-          actorUserId: null,
-          data: {
-            draftId,
-            version,
-            messageId: reply.id,
-            channel: channel.type,
-            reason,
-            ...(moved ? { status: { from: current.status, to: "needs_attention" } } : {})
-          }
-        })
+        if (givingUp) yield* failReply({ current, reply: now, channel: channel.type, reason })
+        else yield* cases.recordDelivery({ id: reply.id, state: "sending", error: reason, externalId: null })
       }))
       // A failure that may heal fails this attempt: the job is retried.
       if (Either.isLeft(sent) && !givingUp) return yield* sent.left
     }, orDieUnexpected)
 
-    return { deliver } as const
+    /**
+     * The version's delivery job failed for good, however its last attempt ended: a reply still
+     * `sending` (its last attempt crashed, expired or died with its worker) fails, with the last
+     * error seen, and the case goes to a person. A reply already `sent` or `failed` is left alone.
+     */
+    const undelivered = Effect.fn("ReplyDelivery.undelivered")(function*(draftId: DraftId, version: number) {
+      yield* Effect.annotateCurrentSpan({ "draft.id": draftId, "draft.version": version })
+      const found = yield* cases.outboundOf({ draftId, draftVersion: version })
+      if (Option.isNone(found) || found.value.deliveryState !== "sending") return
+      const row = yield* Effect.flatten(cases.findById(found.value.caseId))
+      const channel = yield* Effect.flatten(channels.findById(row.channelId))
+      const failed = yield* transactions.withTransaction(Effect.gen(function*() {
+        const current = yield* Effect.flatten(cases.lock(row.id))
+        const reply = yield* Effect.flatten(cases.outboundOf({ draftId, draftVersion: version }))
+        if (reply.deliveryState !== "sending") return false
+        const reason = reply.deliveryError === null
+          ? "The delivery never finished: its attempts crashed or were lost"
+          : `${reply.deliveryError} (gave up: the last attempt did not finish)`
+        yield* failReply({ current, reply, channel: channel.type, reason })
+        return true
+      }))
+      if (failed) yield* Effect.logWarning("ReplyDelivery: gave up on a reply whose delivery never finished")
+    }, orDieUnexpected)
+
+    return { deliver, undelivered } as const
   }),
   dependencies: [Transactions.Default, CasesRepo.Default, DraftsRepo.Default, ChannelsRepo.Default, ReplyTargets.Default]
 }) {}

@@ -5,13 +5,23 @@
  */
 import { Context } from "effect"
 import type { JobDefinition } from "./JobDefinition.js"
-import { AutoReplyJob, ChangePrepJob, DeliverReplyJob, EmbedArticleJob, EmbedSpaceJob, KnownIssueMatchJob, TriageJob } from "./PipelineJobs.js"
+import {
+  AutoReplyJob,
+  ChangePrepJob,
+  DeliverReplyJob,
+  EmbedArticleJob,
+  EmbedSpaceJob,
+  KnownIssueMatchJob,
+  ReplyUndeliveredJob,
+  TriageJob
+} from "./PipelineJobs.js"
 
 export const all: ReadonlyArray<JobDefinition.Any> = [
   TriageJob,
   KnownIssueMatchJob,
   AutoReplyJob,
   DeliverReplyJob,
+  ReplyUndeliveredJob,
   ChangePrepJob,
   EmbedArticleJob,
   EmbedSpaceJob

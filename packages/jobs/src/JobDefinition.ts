@@ -15,6 +15,12 @@ export interface RetryPolicy {
   readonly retryDelayMaxSeconds?: number
   /** An attempt still running after this long is considered lost and retried. */
   readonly expireInSeconds: number
+  /**
+   * An attempt whose worker has not said it is alive for this long (at least 10) is considered
+   * lost and retried: a killed worker's job is found within this and a supervision pass
+   * (JobsConfig), not only at `expireInSeconds`.
+   */
+  readonly heartbeatSeconds?: number
 }
 
 export interface WorkerSettings {
@@ -29,6 +35,11 @@ export interface JobDefinition<Name extends string = string, A = any, I = any> {
   readonly payload: Schema.Schema<A, I>
   readonly retry: RetryPolicy
   readonly worker: WorkerSettings
+  /**
+   * The job whose queue receives this one, payload unchanged, once it failed for good — after
+   * its last attempt failed, crashed or expired — so that its work can be wound up.
+   */
+  readonly deadLetter?: string
 }
 
 export declare namespace JobDefinition {
@@ -54,15 +65,24 @@ export const make = <const Name extends string, A, I>(
     readonly payload: Schema.Schema<A, I>
     readonly retry?: Partial<RetryPolicy>
     readonly worker?: Partial<WorkerSettings>
+    readonly deadLetter?: JobDefinition.Any
   }
 ): JobDefinition<Name, A, I> => {
   if (!queueName.test(name)) {
     throw new Error(`Job name "${name}" must be snake_case: a letter, then letters, digits or underscores`)
   }
+  const heartbeat = options.retry?.heartbeatSeconds
+  if (heartbeat !== undefined && !(Number.isInteger(heartbeat) && heartbeat >= 10)) {
+    throw new Error(`Job "${name}": heartbeatSeconds must be a whole number of seconds, at least 10`)
+  }
+  if (options.deadLetter?.deadLetter !== undefined) {
+    throw new Error(`Job "${name}": its dead letter job ${options.deadLetter.name} may not have a dead letter job of its own`)
+  }
   return {
     name,
     payload: options.payload,
     retry: { ...defaultRetry, ...options.retry },
-    worker: { ...defaultWorker, ...options.worker }
+    worker: { ...defaultWorker, ...options.worker },
+    ...(options.deadLetter === undefined ? {} : { deadLetter: options.deadLetter.name })
   }
 }

@@ -30,15 +30,31 @@ export interface SendOptions {
   readonly startAfter?: Date
 }
 
-/** The queue options that express a job's retry policy (a delay cap only applies to backoff). */
-export const queueOptions = ({ retry }: JobDefinition.Any) => ({
+/**
+ * The queue options that express a job's retry policy (a delay cap only applies to backoff).
+ * What a job lacks is `null`, which clears it on an existing queue.
+ */
+export const queueOptions = ({ deadLetter, retry }: JobDefinition.Any) => ({
   notify: true,
   retryLimit: retry.retryLimit,
   retryDelay: retry.retryDelaySeconds,
   retryBackoff: retry.backoff,
   expireInSeconds: retry.expireInSeconds,
-  retryDelayMax: retry.backoff ? retry.retryDelayMaxSeconds ?? null : null
+  retryDelayMax: retry.backoff ? retry.retryDelayMaxSeconds ?? null : null,
+  heartbeatSeconds: retry.heartbeatSeconds ?? null,
+  deadLetter: deadLetter ?? null
 })
+
+/** The options a new queue is made with: those the job has (pg-boss takes `null` only to clear one). */
+export const newQueueOptions = (job: JobDefinition.Any) => {
+  const { deadLetter, heartbeatSeconds, retryDelayMax, ...options } = queueOptions(job)
+  return {
+    ...options,
+    ...(deadLetter === null ? {} : { deadLetter }),
+    ...(heartbeatSeconds === null ? {} : { heartbeatSeconds }),
+    ...(retryDelayMax === null ? {} : { retryDelayMax })
+  }
+}
 
 const attempt = <A>(message: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => new JobQueueUnavailable({ message, cause }) })
@@ -58,7 +74,7 @@ const startBoss = Effect.gen(function*() {
   const listen = yield* WorksJobs
   return yield* Effect.acquireRelease(
     Effect.gen(function*() {
-      const boss = PgBossFactory.make(database, { listen })
+      const boss = PgBossFactory.make(database, { listen, superviseIntervalSeconds: config.superviseIntervalSeconds })
       const runtime = yield* Effect.runtime<never>()
       const runFork = Runtime.runFork(runtime)
       // pg-boss reports errors as plain objects (message, stack, queue): log what they say.
@@ -78,18 +94,21 @@ const startBoss = Effect.gen(function*() {
 
 const createQueue = (boss: PgBoss, job: JobDefinition.Any) =>
   attempt(`Cannot create the queue ${job.name}`, async () => {
-    const { retryDelayMax, ...options } = queueOptions(job)
-    await boss.createQueue(job.name, retryDelayMax === null ? options : { ...options, retryDelayMax })
+    await boss.createQueue(job.name, newQueueOptions(job))
     // createQueue leaves an existing queue alone; bring its policy up to date.
-    await boss.updateQueue(job.name, { ...options, retryDelayMax })
+    await boss.updateQueue(job.name, queueOptions(job))
   })
+
+/** The catalogue in the order its queues can be made: a dead letter queue before those that use it. */
+const creationOrder = (catalogue: ReadonlyArray<JobDefinition.Any>) =>
+  [...catalogue].sort((a, b) => Number(a.deadLetter !== undefined) - Number(b.deadLetter !== undefined))
 
 export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQueue", {
   scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const catalogue = yield* JobCatalogue
     const boss = yield* startBoss
-    yield* Effect.forEach(catalogue, (job) => createQueue(boss, job), { discard: true })
+    yield* Effect.forEach(creationOrder(catalogue), (job) => createQueue(boss, job), { discard: true })
 
     const known = new Set(catalogue.map((job) => job.name))
 

@@ -5,6 +5,11 @@ export interface JobsConfig {
   readonly pollingIntervalSeconds: number
   /** How long a graceful stop waits for running jobs before it gives up on them. */
   readonly shutdownTimeout: Duration.Duration
+  /**
+   * How often the queue is supervised: attempts past their expiry, or whose worker stopped
+   * heartbeating (a killed process), are failed and retried in these passes.
+   */
+  readonly superviseIntervalSeconds: number
 }
 
 /** How long a graceful stop waits for running requests and jobs before cutting them off. */
@@ -15,5 +20,9 @@ export const JobsConfig: Config.Config<JobsConfig> = Config.all({
     Config.validate({ message: "Expected a number of seconds, at least 0.5", validation: (n) => n >= 0.5 }),
     Config.withDefault(10)
   ),
-  shutdownTimeout: ShutdownTimeout
+  shutdownTimeout: ShutdownTimeout,
+  superviseIntervalSeconds: Config.integer("JOBS_SUPERVISE_INTERVAL_SECONDS").pipe(
+    Config.validate({ message: "Expected a whole number of seconds, at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(60)
+  )
 })

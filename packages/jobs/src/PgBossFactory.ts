@@ -37,11 +37,18 @@ export interface Options {
    * is spared a notification (and Postgres a listener to signal) for every job it sends.
    */
   readonly listen: boolean
+  /** Seconds between supervision passes (expired and lost attempts); pg-boss's default is 60. */
+  readonly superviseIntervalSeconds?: number
 }
 
 export const make = (database: Database["Type"], options: Options = { listen: true }): PgBoss => {
   const common: ConstructorOptions = {
     useListenNotify: options.listen,
+    // A pass needs both timers due, so they move together.
+    ...(options.superviseIntervalSeconds === undefined ? {} : {
+      superviseIntervalSeconds: options.superviseIntervalSeconds,
+      monitorIntervalSeconds: options.superviseIntervalSeconds
+    }),
     // Our own spans carry the trace across the queue (see JobEnvelope).
     openTelemetry: { enabled: false },
     instanceName: "nestfleet"

@@ -37,15 +37,37 @@ export const ChangePrepJob = JobDefinition.make("change_prep", {
   worker: { concurrency: 1, batchSize: 2 }
 })
 
+const DraftVersion = Schema.Struct({ draftId: DraftId, version: Schema.Int })
+
+/**
+ * A deliver_reply job that failed for good, however its last attempt ended (failed, crashed,
+ * expired, its worker killed): its reply, when still `sending`, is failed and the case goes to
+ * a person.
+ */
+export const ReplyUndeliveredJob = JobDefinition.make("reply_undelivered", {
+  payload: DraftVersion,
+  retry: { retryLimit: 10, retryDelaySeconds: 5, backoff: true, retryDelayMaxSeconds: 600, expireInSeconds: 120 },
+  worker: { concurrency: 1, batchSize: 4 }
+})
+
 /**
  * Deliver one approved draft version through the case's channel. Retried on failures that may
  * heal (timeouts, 5xx, rate limits); the version's key makes a retry after a crash one reply
- * where the target takes an idempotency key.
+ * where the target takes an idempotency key. A worker that dies mid-delivery stops its
+ * heartbeat, so the retry comes within seconds, not at the expiry.
  */
 export const DeliverReplyJob = JobDefinition.make("deliver_reply", {
-  payload: Schema.Struct({ draftId: DraftId, version: Schema.Int }),
-  retry: { retryLimit: 8, retryDelaySeconds: 5, backoff: true, retryDelayMaxSeconds: 600, expireInSeconds: 120 },
-  worker: { concurrency: 2, batchSize: 4 }
+  payload: DraftVersion,
+  retry: {
+    retryLimit: 8,
+    retryDelaySeconds: 5,
+    backoff: true,
+    retryDelayMaxSeconds: 600,
+    expireInSeconds: 120,
+    heartbeatSeconds: 20
+  },
+  worker: { concurrency: 2, batchSize: 4 },
+  deadLetter: ReplyUndeliveredJob
 })
 
 /** Cut one version of an article into passages and embed them; an older version never overwrites a newer one. */

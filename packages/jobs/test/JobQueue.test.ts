@@ -44,6 +44,12 @@ const jobs = {
     retry: { retryDelaySeconds: 1, backoff: false, retryLimit: 1 }
   }),
   slow: JobDefinition.make("test_slow", { payload: Greeting }),
+  lost: JobDefinition.make("test_lost", {
+    payload: Greeting,
+    retry: { ...noRetryDelay, retryLimit: 0, heartbeatSeconds: 10 },
+    deadLetter: JobDefinition.make("test_lost_wound_up", { payload: Greeting })
+  }),
+  woundUp: JobDefinition.make("test_lost_wound_up", { payload: Greeting }),
   stuck: JobDefinition.make("test_stuck", { payload: Greeting, retry: { retryDelaySeconds: 60 } }),
   // No worker takes it: the test starts and fails it by hand.
   waiting: JobDefinition.make("test_waiting", { payload: Greeting, retry: { ...noRetryDelay, retryLimit: 1 } })
@@ -217,6 +223,25 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       const crash = [...entries].find((entry) => entry.level === "ERROR")
       expect(crash).toMatchObject({ message: ["Job handler crashed"], jobId: id })
     }))
+
+  it.scoped("a job that failed for good, here by crashing on its last attempt, goes to its dead letter job's queue as it was sent", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const made = yield* Effect.promise(() => queue.boss.getQueue(jobs.lost.name))
+      expect(made).toMatchObject({ deadLetter: jobs.woundUp.name, heartbeatSeconds: 10, retryLimit: 0 })
+      yield* JobWorker.work(jobs.lost, () => Effect.die(new Error("boom")))
+      yield* queue.send(jobs.lost, { name: "lost", times: 2 })
+      yield* expectState(jobs.lost.name, "failed")
+      const woundUp = yield* expectState(jobs.woundUp.name, "created")
+      expect(woundUp.data).toMatchObject({ payload: { name: "lost", times: 2 } })
+    }))
+
+  it("a job's heartbeat is at least 10 seconds, and a dead letter job has none of its own", () => {
+    expect(() => JobDefinition.make("test_short_heartbeat", { payload: Greeting, retry: { heartbeatSeconds: 5 } })).toThrow(
+      /heartbeatSeconds/
+    )
+    expect(() => JobDefinition.make("test_chained", { payload: Greeting, deadLetter: jobs.lost })).toThrow(/dead letter/)
+  })
 
   it.scoped("a new job wakes an idle worker through LISTEN/NOTIFY, well before the next poll", () =>
     Effect.gen(function*() {
