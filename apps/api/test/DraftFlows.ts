@@ -39,6 +39,13 @@ export const drafted = (token: string, caseId: string, versions = 1) =>
     () => Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as WithDrafts)
   )
 
+/** A product policy that sends every draft at once: auto mode, any confidence, every type auto-send allows. */
+export const autoSend = {
+  replyMode: "auto",
+  autoSendMinConfidence: 0,
+  autoSendTypes: ["bug", "question", "feature_request", "billing", "account", "other"]
+} as const
+
 export const exportQuestion = customerMessage(
   "draft-1",
   "CSV export fails",

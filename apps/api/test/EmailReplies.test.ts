@@ -70,9 +70,9 @@ const smtpServer = (refuse: (n: number) => boolean = () => false) =>
   )
 
 /** A product with articles and an email channel replying through the SMTP server on `port`. */
-const emailChannel = (port: number, secret: string, requireTls = false) =>
+const emailChannel = (port: number, secret: string, requireTls = false, settings: Record<string, unknown> = {}) =>
   Effect.gen(function*() {
-    const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01 }, "email")
+    const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01, ...settings }, "email")
     const changed = yield* AuthFlows.call(kb.token, `/api/v1/channels/${kb.channelId}`, {
       method: "PATCH",
       body: {
@@ -133,6 +133,21 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies by 
         text: "Thanks, filtering by date worked."
       }))
       expect((answer.body as { caseId: string }).caseId).toBe(caseId)
+    }))
+
+  it.scoped("in auto mode the reply is mailed without an agent, once, threaded under the customer's message", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer()
+      const kb = yield* emailChannel(smtp.port, password, false, DraftFlows.autoSend)
+      const opened = yield* deliver(kb.channelId, mail(kb.secret, { messageId: "<auto1@customer.example>" }))
+      const caseId = (opened.body as { caseId: string }).caseId
+      const detail = yield* DraftFlows.replySettled(kb.token, caseId)
+      const draft = detail.drafts[0]!
+      expect(draft).toMatchObject({ version: 1, status: "sent", decidedBy: null })
+      expect(smtp.mails).toHaveLength(1)
+      expect(header(smtp.mails[0]!.raw, "Message-ID")).toBe(`<nestfleet-reply-${draft.id}-v1@acme.test>`)
+      expect(header(smtp.mails[0]!.raw, "In-Reply-To")).toBe("<auto1@customer.example>")
+      expect(detail.case.status).toBe("replied")
     }))
 
   it.scoped("a refused login (535) fails the reply at once, and the case goes to a person; a login needs TLS unless told otherwise", () =>

@@ -7,7 +7,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
-import { approveAndSettle } from "./DraftFlows.js"
+import { approveAndSettle, autoSend, replySettled } from "./DraftFlows.js"
 import { type ChannelType, deliver, fixture } from "./IntakeFlows.js"
 import { knowledgeBase, query } from "./KnowledgeFlows.js"
 import * as LocalHttpServer from "./LocalHttpServer.js"
@@ -17,9 +17,14 @@ import * as TestServer from "./TestServer.js"
 const serverLayer = TestServer.layer(undefined, { withWorker: true })
 
 /** A product with articles and a channel of `type` whose replies go to `apiUrl` with `replySecret`. */
-const replyingChannel = (type: ChannelType, config: Record<string, unknown>, replySecret?: string) =>
+const replyingChannel = (
+  type: ChannelType,
+  config: Record<string, unknown>,
+  replySecret?: string,
+  settings: Record<string, unknown> = {}
+) =>
   Effect.gen(function*() {
-    const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01 }, type)
+    const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01, ...settings }, type)
     const changed = yield* AuthFlows.call(kb.token, `/api/v1/channels/${kb.channelId}`, {
       method: "PATCH",
       body: { config, ...(replySecret === undefined ? {} : { replySecret }) }
@@ -140,5 +145,27 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies thr
       const stopped = yield* approveAndSettle((goneCase.body as { caseId: string }).caseId)
       expect(stopped.reply.delivery).toMatchObject({ state: "failed", error: "Slack refused the message (channel_not_found)" })
       expect(slack.requests).toHaveLength(3)
+    }))
+
+  it.scoped("auto mode: a GitHub issue and a Slack message are each answered once, in their thread, without an agent", () =>
+    Effect.gen(function*() {
+      const github = yield* LocalHttpServer.make(() => ({ status: 201, json: { id: 5151 } }))
+      const slack = yield* LocalHttpServer.make((request) => ({
+        status: 200,
+        json: { ok: true, channel: (JSON.parse(request.body) as { channel: string }).channel, ts: "1741944999.000400" }
+      }))
+      const onGitHub = yield* replyingChannel("github", { apiUrl: github.url }, "ghp_auto_token_0123456789", autoSend)
+      const onSlack = yield* replyingChannel("slack", { apiUrl: `${slack.url}/api` }, "xoxb-auto-token-0123456789", autoSend)
+      const issue = yield* deliver(onGitHub.channelId, Signing.github(onGitHub.secret, "issues", exportIssue(11)))
+      const message = yield* deliver(onSlack.channelId, Signing.slack(onSlack.secret, fixture("slack/message.channels.json")))
+
+      for (const [kb, opened] of [[onGitHub, issue], [onSlack, message]] as const) {
+        const detail = yield* replySettled(kb.token, (opened.body as { caseId: string }).caseId)
+        expect(detail.drafts[0]).toMatchObject({ version: 1, status: "sent", decidedBy: null })
+        expect(detail.case.status).toBe("replied")
+      }
+      expect(github.requests.map((request) => request.path)).toEqual(["/repos/Codertocat/Hello-World/issues/11/comments"])
+      expect(slack.requests).toHaveLength(1)
+      expect(JSON.parse(slack.requests[0]!.body)).toMatchObject({ channel: "C061EG9SL", thread_ts: "1741944413.000200" })
     }))
 })

@@ -8,7 +8,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
-import { agentToken, approveAndSettle, drafted, draftedCase, exportQuestion, post, replySettled } from "./DraftFlows.js"
+import { agentToken, approveAndSettle, autoSend, drafted, draftedCase, exportQuestion, post, replySettled } from "./DraftFlows.js"
 import { deliver } from "./IntakeFlows.js"
 import { knowledgeBase } from "./KnowledgeFlows.js"
 import * as LocalHttpServer from "./LocalHttpServer.js"
@@ -161,11 +161,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
   it.scoped("in auto mode the draft is sent without an agent", () =>
     Effect.gen(function*() {
       const target = yield* receiver(() => "")
-      const { caseId, draft, token } = yield* draftedCase("deliver-auto", {
-        replyMode: "auto",
-        autoSendMinConfidence: 0,
-        autoSendTypes: ["bug", "question", "feature_request", "billing", "account", "other"]
-      }, { replyUrl: target.url })
+      const { caseId, draft, token } = yield* draftedCase("deliver-auto", autoSend, { replyUrl: target.url })
       expect(draft.status).not.toBe("pending")
       const detail = yield* replySettled(token, caseId)
       expect(target.requests).toHaveLength(1)
