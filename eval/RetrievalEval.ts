@@ -1,5 +1,5 @@
 /**
- * `pnpm eval retrieval <articles.jsonl> <questions.jsonl> [--split dev|heldout|all] [--products a,b] [--calibrate]`
+ * `pnpm eval retrieval <articles.jsonl> <questions.jsonl> [--split dev|heldout|all] [--products a,b] [--calibrate] [--drafts]`
  *
  * The articles of every product the chosen questions ask about are written to a running
  * NestFleet through its API and embedded by its worker; each question is then delivered as a
@@ -10,12 +10,22 @@
  * With `--calibrate` it also fits the score curve (MatchScore) of the embedding model on the
  * listed article matches, from the evidence each carries (cosine and share of the words) —
  * run it on dev, never on held-out.
+ *
+ * With `--drafts` each matched case is also asked for a reply draft (`POST /cases/:id/draft`,
+ * as an agent does), and the drafts are scored by what they cite: how many passed the guard,
+ * how many cite a page the question's answerer linked, and what share of all citations are
+ * such pages.
  */
 import { readJsonl } from "./lib/Jsonl.js"
 import { calibrationBins, ece } from "./lib/Metrics.js"
 import * as NestFleetProcess from "./lib/NestFleetProcess.js"
 import type { Article, Question } from "./lib/RetrievalDataset.js"
 
+
+interface DraftVersion {
+  readonly status: string
+  readonly citations: ReadonlyArray<{ readonly articleId: string }>
+}
 
 interface Match {
   readonly kind: "article" | "case"
@@ -81,7 +91,9 @@ const num = (x: number) => (Number.isNaN(x) ? "n/a" : x.toFixed(3))
 export const main = async (args: ReadonlyArray<string>) => {
   const [articlesFile, questionsFile] = args
   if (articlesFile === undefined || questionsFile === undefined) {
-    throw new Error("usage: pnpm eval retrieval <articles.jsonl> <questions.jsonl> [--split dev|heldout|all] [--calibrate]")
+    throw new Error(
+      "usage: pnpm eval retrieval <articles.jsonl> <questions.jsonl> [--split dev|heldout|all] [--products a,b] [--calibrate] [--drafts]"
+    )
   }
   const split = option(args, "--split") ?? "dev"
   const only = option(args, "--products")?.split(",")
@@ -123,7 +135,7 @@ export const main = async (args: ReadonlyArray<string>) => {
       }, 3_600_000, 1000).then(() => undefined))
     console.log(`articles embedded in ${((Date.now() - started) / 1000).toFixed(0)} s`)
 
-    const results: Array<{ question: Question; ranked: ReadonlyArray<Match> }> = []
+    const results: Array<{ question: Question; caseId: string; ranked: ReadonlyArray<Match> }> = []
     await NestFleetProcess.forEachLimited(questions, 2, "matched", async (question) => {
       const channel = channels.get(question.product)!
       const [subject, ...rest] = question.question.split("\n")
@@ -139,7 +151,7 @@ export const main = async (args: ReadonlyArray<string>) => {
         )).body
         return detail.routing === null ? undefined : detail.matches
       })
-      results.push({ question, ranked: matches.filter((match) => match.kind === "article") })
+      results.push({ question, caseId: delivered.body.caseId, ranked: matches.filter((match) => match.kind === "article") })
     })
 
     /** Whether the match is a page the question's answerer linked. */
@@ -162,8 +174,9 @@ export const main = async (args: ReadonlyArray<string>) => {
     for (const bin of calibrationBins(scores, relevant, 10).filter((b) => b.count > 0)) {
       console.log(`  ${bin.from.toFixed(1)}-${bin.to.toFixed(1)}  n=${String(bin.count).padStart(4)}  mean score ${num(bin.confidence)}  answers ${num(bin.accuracy)}`)
     }
-    const byScore = results.map(({ question, ranked }) => ({
+    const byScore = results.map(({ caseId, question, ranked }) => ({
       question,
+      caseId,
       ranked: [...ranked].sort((x, y) => y.score - x.score)
     }))
     console.log(`(the same matches ordered by score alone: recall@1 ${num(hitAt(byScore, 1))}   recall@5 ${num(hitAt(byScore, 5))})`)
@@ -180,6 +193,44 @@ export const main = async (args: ReadonlyArray<string>) => {
       console.log(
         `\nfitted curve on ${listed.length} listed article matches: ` +
           `{ midpoint: ${(-bias / slope).toFixed(3)}, slope: ${slope.toFixed(3)}, words: ${words.toFixed(3)} }`
+      )
+    }
+    if (args.includes("--drafts")) {
+      // What the case shows: its draft versions (newest first) and how many drafts were refused.
+      const drafting = async (caseId: string) => {
+        const detail = (await nestfleet.call<{
+          drafts: ReadonlyArray<DraftVersion>
+          timeline: ReadonlyArray<{ kind: string }>
+        }>(`/api/v1/cases/${caseId}`)).body
+        return { versions: detail.drafts, refused: detail.timeline.filter((event) => event.kind === "draft_refused").length }
+      }
+      const drafts: Array<{ question: Question; version: DraftVersion | null }> = []
+      await NestFleetProcess.forEachLimited(results, 2, "drafted", async ({ caseId, question }) => {
+        const before = await drafting(caseId)
+        const asked = await nestfleet.call(`/api/v1/cases/${caseId}/draft`, { method: "POST" })
+        if (asked.status !== 202) throw new Error(`${question.id}: draft ${asked.status} ${JSON.stringify(asked.body)}`)
+        // The requested draft: a version newer than those before, or a refusal (kept as a rejected version or not at all).
+        const version = await NestFleetProcess.eventually(async () => {
+          const now = await drafting(caseId)
+          if (now.versions.length > before.versions.length) return now.versions[0]!
+          return now.refused > before.refused ? null : undefined
+        })
+        drafts.push({ question, version })
+      })
+      const passed = drafts.flatMap(({ question, version }) =>
+        version === null || version.status === "rejected" ? [] : [{ question, version }]
+      )
+      const citing = passed.filter(({ question, version }) =>
+        version.citations.some((citation) => question.answerArticleIds.includes(articleIds.get(citation.articleId) ?? ""))
+      )
+      const citations = passed.flatMap(({ question, version }) =>
+        version.citations.map((citation) => question.answerArticleIds.includes(articleIds.get(citation.articleId) ?? ""))
+      )
+      console.log(
+        `\ndrafts: ${passed.length} of ${drafts.length} passed the guard; ` +
+          `${num(citing.length / drafts.length)} cite a page the answerer linked; ` +
+          `citation precision ${num(citations.filter(Boolean).length / citations.length)} ` +
+          `(${citations.length} citations, ${num(citations.length / Math.max(1, passed.length))} a draft)`
       )
     }
   } catch (error) {

@@ -41,7 +41,7 @@ export const make = (script: Script = () => ({ status: 200 })) =>
             if (answer === "drop") return request.socket.destroy()
             response.writeHead(answer.status, { "content-type": "application/json", ...answer.headers })
             response.end(JSON.stringify(answer.json ?? {}))
-          })
+          }, () => request.socket.destroy())
         })
       })
       server.listen(0, "127.0.0.1", () => {

@@ -37,7 +37,9 @@ export interface JobDefinition<Name extends string = string, A = any, I = any> {
   readonly worker: WorkerSettings
   /**
    * The job whose queue receives this one, payload unchanged, once it failed for good — after
-   * its last attempt failed, crashed or expired — so that its work can be wound up.
+   * its last attempt failed, crashed or expired — so that its work can be wound up. The copy
+   * takes the dead letter queue's retry policy, but pg-boss leaves out its backoff cap, so a
+   * dead letter job retries at a fixed delay (no backoff).
    */
   readonly deadLetter?: string
 }
@@ -77,6 +79,9 @@ export const make = <const Name extends string, A, I>(
   }
   if (options.deadLetter?.deadLetter !== undefined) {
     throw new Error(`Job "${name}": its dead letter job ${options.deadLetter.name} may not have a dead letter job of its own`)
+  }
+  if (options.deadLetter?.retry.backoff === true) {
+    throw new Error(`Job "${name}": its dead letter job ${options.deadLetter.name} must retry without backoff (pg-boss would not cap it)`)
   }
   return {
     name,

@@ -45,7 +45,7 @@ export const queueOptions = ({ deadLetter, retry }: JobDefinition.Any) => ({
   deadLetter: deadLetter ?? null
 })
 
-/** The options a new queue is made with: those the job has (pg-boss takes `null` only to clear one). */
+/** The options a new queue is made with: those the job has (pg-boss's types take `null` in updates only). */
 export const newQueueOptions = (job: JobDefinition.Any) => {
   const { deadLetter, heartbeatSeconds, retryDelayMax, ...options } = queueOptions(job)
   return {
@@ -108,6 +108,12 @@ export class JobQueue extends Effect.Service<JobQueue>()("@nestfleet/jobs/JobQue
     const sql = yield* SqlClient.SqlClient
     const catalogue = yield* JobCatalogue
     const boss = yield* startBoss
+    const missing = catalogue.filter((job) => job.deadLetter !== undefined && !catalogue.some((other) => other.name === job.deadLetter))
+    if (missing.length > 0) {
+      return yield* new JobQueueUnavailable({
+        message: `The jobs catalogue lacks the dead letter job of ${missing.map((job) => `${job.name} (${job.deadLetter})`).join(", ")}`
+      })
+    }
     yield* Effect.forEach(creationOrder(catalogue), (job) => createQueue(boss, job), { discard: true })
 
     const known = new Set(catalogue.map((job) => job.name))

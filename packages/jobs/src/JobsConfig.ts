@@ -22,7 +22,7 @@ export const JobsConfig: Config.Config<JobsConfig> = Config.all({
   ),
   shutdownTimeout: ShutdownTimeout,
   superviseIntervalSeconds: Config.integer("JOBS_SUPERVISE_INTERVAL_SECONDS").pipe(
-    Config.validate({ message: "Expected a whole number of seconds, at least 1", validation: (n) => n >= 1 }),
+    Config.validate({ message: "Expected a whole number of seconds, from 1 to 86400", validation: (n) => n >= 1 && n <= 86_400 }),
     Config.withDefault(60)
   )
 })

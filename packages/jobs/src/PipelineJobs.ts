@@ -46,7 +46,7 @@ const DraftVersion = Schema.Struct({ draftId: DraftId, version: Schema.Int })
  */
 export const ReplyUndeliveredJob = JobDefinition.make("reply_undelivered", {
   payload: DraftVersion,
-  retry: { retryLimit: 10, retryDelaySeconds: 5, backoff: true, retryDelayMaxSeconds: 600, expireInSeconds: 120 },
+  retry: { retryLimit: 20, retryDelaySeconds: 30, backoff: false, expireInSeconds: 120 },
   worker: { concurrency: 1, batchSize: 4 }
 })
 

@@ -47,9 +47,9 @@ const jobs = {
   lost: JobDefinition.make("test_lost", {
     payload: Greeting,
     retry: { ...noRetryDelay, retryLimit: 0, heartbeatSeconds: 10 },
-    deadLetter: JobDefinition.make("test_lost_wound_up", { payload: Greeting })
+    deadLetter: JobDefinition.make("test_lost_wound_up", { payload: Greeting, retry: noRetryDelay })
   }),
-  woundUp: JobDefinition.make("test_lost_wound_up", { payload: Greeting }),
+  woundUp: JobDefinition.make("test_lost_wound_up", { payload: Greeting, retry: noRetryDelay }),
   stuck: JobDefinition.make("test_stuck", { payload: Greeting, retry: { retryDelaySeconds: 60 } }),
   // No worker takes it: the test starts and fails it by hand.
   waiting: JobDefinition.make("test_waiting", { payload: Greeting, retry: { ...noRetryDelay, retryLimit: 1 } })
@@ -236,11 +236,13 @@ layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })("JobQueue and 
       expect(woundUp.data).toMatchObject({ payload: { name: "lost", times: 2 } })
     }))
 
-  it("a job's heartbeat is at least 10 seconds, and a dead letter job has none of its own", () => {
+  it("a job's heartbeat is at least 10 seconds; a dead letter job has none of its own and retries without backoff", () => {
     expect(() => JobDefinition.make("test_short_heartbeat", { payload: Greeting, retry: { heartbeatSeconds: 5 } })).toThrow(
       /heartbeatSeconds/
     )
     expect(() => JobDefinition.make("test_chained", { payload: Greeting, deadLetter: jobs.lost })).toThrow(/dead letter/)
+    const backingOff = JobDefinition.make("test_backing_off", { payload: Greeting })
+    expect(() => JobDefinition.make("test_uncapped", { payload: Greeting, deadLetter: backingOff })).toThrow(/without backoff/)
   })
 
   it.scoped("a new job wakes an idle worker through LISTEN/NOTIFY, well before the next poll", () =>
