@@ -70,7 +70,8 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies thr
         "x-github-api-version": "2022-11-28",
         "user-agent": "NestFleet"
       })
-      expect(JSON.parse(request!.body)).toEqual({ body: draft.body })
+      // The reply's key ends the comment, unseen once rendered.
+      expect(JSON.parse(request!.body)).toEqual({ body: `${draft.body}\n\n<!-- nestfleet-reply-${draft.id}-v1 -->` })
       expect(reply.delivery).toMatchObject({ state: "sent", error: null })
       expect(detail.case.status).toBe("replied")
       const [stored] = yield* query<{ externalId: string }>(
@@ -131,7 +132,8 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies thr
           channel: "C061EG9SL",
           thread_ts: "1741944413.000200",
           text: draft.body,
-          unfurl_links: false
+          unfurl_links: false,
+          metadata: { event_type: "nestfleet_reply", event_payload: { key: `nestfleet-reply-${draft.id}-v1` } }
         })
       }
       expect(reply.delivery).toMatchObject({ state: "sent", error: null })
@@ -167,5 +169,75 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("replies thr
       expect(github.requests.map((request) => request.path)).toEqual(["/repos/Codertocat/Hello-World/issues/11/comments"])
       expect(slack.requests).toHaveLength(1)
       expect(JSON.parse(slack.requests[0]!.body)).toMatchObject({ channel: "C061EG9SL", thread_ts: "1741944413.000200" })
+    }))
+
+  it.scoped("GitHub: a comment made but whose answer was lost is found by its key on the retry and not made again", () =>
+    Effect.gen(function*() {
+      const made: Array<{ id: number; body: string }> = []
+      const github = yield* LocalHttpServer.make((request) => {
+        if (request.method === "GET") return { status: 200, json: made }
+        made.push({ id: 7000 + made.length + 1, body: (JSON.parse(request.body) as { body: string }).body })
+        // GitHub made the comment; the worker never hears so.
+        return made.length === 1 ? "drop" : { status: 201, json: { id: 7000 + made.length } }
+      })
+      const kb = yield* replyingChannel("github", { apiUrl: github.url }, "ghp_lost_answer_0123456789")
+      const opened = yield* deliver(kb.channelId, Signing.github(kb.secret, "issues", exportIssue(21)))
+      const caseId = (opened.body as { caseId: string }).caseId
+      const { detail, reply } = yield* approveAndSettle(caseId)
+
+      expect(github.requests.map((request) => request.method)).toEqual(["POST", "GET"])
+      const listed = new URL(github.requests[1]!.path, github.url)
+      expect(listed.pathname).toBe("/repos/Codertocat/Hello-World/issues/21/comments")
+      expect(listed.searchParams.get("per_page")).toBe("100")
+      expect(Date.parse(listed.searchParams.get("since")!)).not.toBeNaN()
+      expect(made).toHaveLength(1)
+      expect(reply.delivery).toMatchObject({ state: "sent", error: null })
+      expect(detail.timeline.filter((event) => event.kind === "reply_sent").map((event) => event.data)).toEqual([
+        expect.objectContaining({ attempt: 2 })
+      ])
+      const [stored] = yield* query<{ externalId: string }>(
+        "select external_id as \"externalId\" from messages where case_id = $1 and kind = 'outbound'",
+        [caseId]
+      )
+      expect(stored!.externalId).toBe("github-comment:7001")
+    }))
+
+  it.scoped("Slack: a message posted but whose answer was lost is found by its metadata on the retry and not posted again", () =>
+    Effect.gen(function*() {
+      const posted: Array<{ ts: string; metadata: unknown }> = []
+      const slack = yield* LocalHttpServer.make((request) => {
+        if (request.path.startsWith("/api/conversations.replies")) {
+          return { status: 200, json: { ok: true, messages: [{ ts: "1741944413.000200" }, ...posted], has_more: false } }
+        }
+        const { metadata } = JSON.parse(request.body) as { metadata: unknown }
+        posted.push({ ts: `1741945100.00010${posted.length}`, metadata })
+        return posted.length === 1 ? "drop" : { status: 200, json: { ok: true, ts: posted.at(-1)!.ts } }
+      })
+      const kb = yield* replyingChannel("slack", { apiUrl: `${slack.url}/api` }, "xoxb-lost-answer-0123456789")
+      const event = JSON.parse(fixture("slack/message.channels.json"))
+      event.event_id = "Ev0LOST"
+      const opened = yield* deliver(kb.channelId, Signing.slack(kb.secret, JSON.stringify(event)))
+      const caseId = (opened.body as { caseId: string }).caseId
+      const { reply } = yield* approveAndSettle(caseId)
+
+      expect(slack.requests.map((request) => new URL(request.path, slack.url).pathname)).toEqual([
+        "/api/chat.postMessage",
+        "/api/conversations.replies"
+      ])
+      const read = new URL(slack.requests[1]!.path, slack.url).searchParams
+      expect(Object.fromEntries(read)).toEqual({
+        channel: "C061EG9SL",
+        ts: "1741944413.000200",
+        include_all_metadata: "true",
+        limit: "200"
+      })
+      expect(slack.requests[1]!.headers.authorization).toBe("Bearer xoxb-lost-answer-0123456789")
+      expect(posted).toHaveLength(1)
+      expect(reply.delivery).toMatchObject({ state: "sent", error: null })
+      const [stored] = yield* query<{ externalId: string }>(
+        "select external_id as \"externalId\" from messages where case_id = $1 and kind = 'outbound'",
+        [caseId]
+      )
+      expect(stored!.externalId).toBe("slack:C061EG9SL:1741945100.000100")
     }))
 })

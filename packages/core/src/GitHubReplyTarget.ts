@@ -5,11 +5,14 @@
  * is `https://api.github.com`. The comment comes back as an `issue_comment` webhook: its
  * delivery key is claimed, so it is not taken for the customer writing again.
  *
- * GitHub takes no idempotency key for comments: a crash between GitHub creating the comment
- * and NestFleet recording it makes the retry comment again.
+ * GitHub takes no idempotency key for comments, so the comment ends with the reply's key, not
+ * shown once rendered (ReplyMarker). A retry first looks through the issue's comments made since
+ * the reply was approved: one that carries the key is the reply, already there, and is not made
+ * again; intake knows the echo by the key too, should a crash come before its claim.
  */
 import { type HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Option, Redacted, Schema } from "effect"
+import * as ReplyMarker from "./ReplyMarker.js"
 import { DeliveryFailed, execute, failureOfStatus, type Outgoing, type Receipt, requireReplySecret, timeout } from "./ReplyTarget.js"
 
 export const defaultApiUrl = "https://api.github.com"
@@ -24,9 +27,22 @@ export const issueOf = (threadKey: string) => {
 
 const Created = Schema.Struct({ id: Schema.Number })
 
+const Comments = Schema.Array(Schema.Struct({ id: Schema.Number, body: Schema.optional(Schema.NullOr(Schema.String)) }))
+
+/** Comments looked through for a reply an earlier attempt made: one page, since the reply was approved. */
+const commentsPerPage = 100
+
 /** GitHub's rate limits answer 403 (secondary) or 429 with Retry-After, or with no requests left. */
 const rateLimited = (status: number, headers: Record<string, string>) =>
   (status === 403 || status === 429) && (headers["retry-after"] !== undefined || headers["x-ratelimit-remaining"] === "0")
+
+/** A failure of GitHub's answer: its rate limit, or its status. */
+const failureOf = (response: { readonly status: number; readonly headers: Record<string, string> }) =>
+  rateLimited(response.status, response.headers)
+    ? new DeliveryFailed({ reason: `GitHub's rate limit (HTTP ${response.status})`, permanent: false })
+    : failureOfStatus(response.status, "GitHub")
+
+const receiptOf = (id: number): Receipt => ({ externalId: `github-comment:${id}`, echoKeys: [`github-comment:${id}`] })
 
 export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Effect<Receipt, DeliveryFailed> =>
   Effect.gen(function*() {
@@ -39,21 +55,45 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
     })
     const token = yield* requireReplySecret(outgoing, "token")
     const apiUrl = (config.apiUrl ?? defaultApiUrl).replace(/\/+$/, "")
-    const path = `/repos/${encodeURIComponent(issue.owner)}/${encodeURIComponent(issue.repo)}/issues/${issue.number}/comments`
-    const request = HttpClientRequest.post(`${apiUrl}${path}`).pipe(
-      HttpClientRequest.setHeaders({
-        accept: "application/vnd.github+json",
-        authorization: `Bearer ${Redacted.value(token)}`,
-        "x-github-api-version": "2022-11-28",
-        "user-agent": "NestFleet"
-      }),
-      HttpClientRequest.bodyText(JSON.stringify({ body: outgoing.reply.body }), "application/json")
-    )
-    const response = yield* execute(http, request, "GitHub")
-    if (rateLimited(response.status, response.headers)) {
-      return yield* new DeliveryFailed({ reason: `GitHub's rate limit (HTTP ${response.status})`, permanent: false })
+    const comments = `${apiUrl}/repos/${encodeURIComponent(issue.owner)}/${encodeURIComponent(issue.repo)}/issues/${issue.number}/comments`
+    const headers = {
+      accept: "application/vnd.github+json",
+      authorization: `Bearer ${Redacted.value(token)}`,
+      "x-github-api-version": "2022-11-28",
+      "user-agent": "NestFleet"
     }
-    const failure = failureOfStatus(response.status, "GitHub")
+
+    if (outgoing.retried) {
+      const listed = yield* execute(
+        http,
+        HttpClientRequest.get(comments, {
+          urlParams: { since: outgoing.reply.createdAt.toISOString(), per_page: String(commentsPerPage) },
+          headers
+        }),
+        "GitHub"
+      )
+      const failure = failureOf(listed)
+      if (failure !== null) return yield* failure
+      const made = yield* listed.json.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Comments)),
+        Effect.timeout(timeout),
+        Effect.mapError(() => new DeliveryFailed({ reason: "GitHub's list of comments could not be read", permanent: false }))
+      )
+      const earlier = made.find((comment) => ReplyMarker.carries(comment.body ?? "", outgoing.key))
+      if (earlier !== undefined) return receiptOf(earlier.id)
+    }
+
+    const response = yield* execute(
+      http,
+      HttpClientRequest.post(comments, { headers }).pipe(
+        HttpClientRequest.bodyText(
+          JSON.stringify({ body: ReplyMarker.append(outgoing.reply.body, outgoing.key) }),
+          "application/json"
+        )
+      ),
+      "GitHub"
+    )
+    const failure = failureOf(response)
     if (failure !== null) return yield* failure
     // The comment exists once GitHub answered 2xx: an unreadable body is no reason to comment again.
     const created = yield* response.json.pipe(
@@ -61,8 +101,5 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
       Effect.timeout(timeout),
       Effect.option
     )
-    return Option.match(created, {
-      onNone: () => ({ externalId: null, echoKeys: [] }),
-      onSome: ({ id }) => ({ externalId: `github-comment:${id}`, echoKeys: [`github-comment:${id}`] })
-    })
+    return Option.match(created, { onNone: (): Receipt => ({ externalId: null, echoKeys: [] }), onSome: ({ id }) => receiptOf(id) })
   })

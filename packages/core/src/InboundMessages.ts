@@ -3,6 +3,7 @@
  * follows up on one, a delivery that needs nothing, or Slack's URL challenge. Each channel
  * type has its payload Schema; a body that does not fit answers 400 naming the problem.
  */
+import * as ReplyMarker from "./ReplyMarker.js"
 import type { ChannelType } from "@nestfleet/domain/Channels"
 import * as DecodeIssues from "@nestfleet/domain/DecodeIssues"
 import { depthOf, holdsNul, jsonDocument, mayHoldUnstorableText, replaceLoneSurrogates, truncate } from "@nestfleet/domain/Text"
@@ -340,6 +341,8 @@ const github = (headers: Headers, json: unknown): Either.Either<Inbound, string>
           ? { _tag: "Ignored", reason: `issue_comment.${payload.action} needs nothing` }
           : payload.comment.user.type === "Bot"
           ? { _tag: "Ignored", reason: "comments by bots need nothing" }
+          : ReplyMarker.isReply(payload.comment.body)
+          ? { _tag: "Ignored", reason: "NestFleet's own reply needs nothing" }
           : payload.issue.pull_request !== undefined
           ? { _tag: "Ignored", reason: "pull request conversations need nothing" }
           : {

@@ -103,7 +103,8 @@ export class ReplyDelivery extends Effect.Service<ReplyDelivery>()("@nestfleet/c
             reply,
             version: versionRow,
             answers: Option.getOrNull(answers),
-            key: replyKey(draftId, version)
+            key: replyKey(draftId, version),
+            retried: attempt.attempt > 1
           })
         ),
         Effect.either

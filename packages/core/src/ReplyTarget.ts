@@ -31,6 +31,11 @@ export interface Outgoing {
   readonly answers: MessageRow | null
   /** Names this reply for the target across retries (its idempotency key where the target takes one). */
   readonly key: string
+  /**
+   * An earlier attempt may have reached the target: a target that takes no idempotency key is
+   * searched for the reply (by `key`) before it is sent again.
+   */
+  readonly retried: boolean
 }
 
 /** The target's own id for the reply, when it gives one. */

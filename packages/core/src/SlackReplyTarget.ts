@@ -6,8 +6,11 @@
  * and `ratelimited` (HTTP 429) waits the `Retry-After` it gives, when short, before trying once
  * more. The bot's own message comes back as an event with a `bot_id`, which intake ignores.
  *
- * Slack takes no idempotency key: a crash between Slack posting and NestFleet recording it
- * makes the retry post again.
+ * Slack takes no idempotency key, so the message carries the reply's key in its metadata
+ * (`event_type` nestfleet_reply). A retry first reads the thread (`conversations.replies`,
+ * which needs the history scope the app reads messages with): a message carrying the key is
+ * the reply, already posted, and is not posted again. When the thread cannot be read
+ * (`ok: false`), the retry posts, and a crash after Slack posted shows the reply twice.
  */
 import { type HttpClient, HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
@@ -59,6 +62,23 @@ const Answer = Schema.Struct({
   channel: Schema.optional(Schema.String)
 })
 
+/** The metadata every reply is posted with, naming it. */
+const eventType = "nestfleet_reply"
+
+const Replies = Schema.Struct({
+  ok: Schema.Boolean,
+  messages: Schema.optional(Schema.Array(Schema.Struct({
+    ts: Schema.String,
+    metadata: Schema.optional(Schema.Struct({
+      event_type: Schema.String,
+      event_payload: Schema.optional(Schema.Struct({ key: Schema.optional(Schema.Unknown) }))
+    }))
+  })))
+})
+
+/** Messages of the thread read for a reply an earlier attempt posted (the newest, where replies go). */
+const repliesLimit = 200
+
 export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Effect<Receipt, DeliveryFailed> =>
   Effect.gen(function*() {
     const config = yield* Schema.decodeUnknown(Config)(outgoing.channel.config).pipe(
@@ -69,10 +89,40 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
       onSome: Effect.succeed
     })
     const token = yield* requireReplySecret(outgoing, "bot token")
-    const request = HttpClientRequest.post(`${(config.apiUrl ?? defaultApiUrl).replace(/\/+$/, "")}/chat.postMessage`).pipe(
-      HttpClientRequest.setHeaders({ authorization: `Bearer ${Redacted.value(token)}` }),
+    const apiUrl = (config.apiUrl ?? defaultApiUrl).replace(/\/+$/, "")
+    const authorization = { authorization: `Bearer ${Redacted.value(token)}` }
+
+    if (outgoing.retried) {
+      const read = yield* execute(
+        http,
+        HttpClientRequest.get(`${apiUrl}/conversations.replies`, {
+          urlParams: { channel: thread.channel, ts: thread.threadTs, include_all_metadata: "true", limit: String(repliesLimit) },
+          headers: authorization
+        }),
+        "Slack"
+      )
+      const failure = failureOfStatus(read.status, "Slack")
+      if (failure !== null) return yield* failure
+      const replies = yield* read.json.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Replies)),
+        Effect.mapError(() => new DeliveryFailed({ reason: "Slack's answer is not its Web API's", permanent: false }))
+      )
+      const earlier = replies.messages?.find((message) =>
+        message.metadata?.event_type === eventType && message.metadata.event_payload?.key === outgoing.key
+      )
+      if (earlier !== undefined) return { externalId: `slack:${thread.channel}:${earlier.ts}`, echoKeys: [] }
+    }
+
+    const request = HttpClientRequest.post(`${apiUrl}/chat.postMessage`).pipe(
+      HttpClientRequest.setHeaders(authorization),
       HttpClientRequest.bodyText(
-        JSON.stringify({ channel: thread.channel, thread_ts: thread.threadTs, text: outgoing.reply.body, unfurl_links: false }),
+        JSON.stringify({
+          channel: thread.channel,
+          thread_ts: thread.threadTs,
+          text: outgoing.reply.body,
+          unfurl_links: false,
+          metadata: { event_type: eventType, event_payload: { key: outgoing.key } }
+        }),
         "application/json; charset=utf-8"
       )
     )

@@ -1,3 +1,4 @@
+import * as ReplyMarker from "../src/ReplyMarker.js"
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import * as Fs from "node:fs"
@@ -285,6 +286,15 @@ describe("InboundMessages.read", () => {
       expect(ignored(read("github", headers("issue_comment"), json(byBot)))).toMatchObject({ reason: expect.stringContaining("bot") })
       ignored(read("github", headers("issue_comment"), json({ ...payload, action: "edited" })))
       ignored(read("github", headers("issue_comment"), json({ ...payload, action: "deleted" })))
+    })
+
+    it("ignores NestFleet's own reply by the key it ends with, but not a customer quoting it above their words", () => {
+      const payload = fixtureJson("issue_comment.created.json")
+      const reply = ReplyMarker.append("Filter the report by date.", "nestfleet-reply-0b3f6a52-5d2e-4c55-9a7e-1f2d3c4b5a69-v2")
+      const echo = { ...payload, comment: { ...payload.comment, body: reply } }
+      expect(ignored(read("github", headers("issue_comment"), json(echo)))).toMatchObject({ reason: expect.stringContaining("NestFleet") })
+      const quoting = { ...payload, comment: { ...payload.comment, body: `${reply.replace(/^/gm, "> ")}\n\nThat did not help.` } }
+      expect(message(read("github", headers("issue_comment"), json(quoting))).body).toContain("That did not help.")
     })
 
     it("ignores ping and events it does not handle", () => {
