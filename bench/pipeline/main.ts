@@ -13,6 +13,10 @@
  *
  * On a fresh database on the server at BENCH_DATABASE_URL (else TEST_DATABASE_URL), else on a
  * fresh embedded database. The messages are real GitHub issues (eval/triage/dev.jsonl).
+ *
+ * It also prints the CPU time each case cost, in NestFleet's process (all its threads) and in
+ * PostgreSQL's (every `postgres` process: run it on a server nothing else is using), over each
+ * rate's run, and the rate the machine's cores could sustain at that cost.
  */
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { Effect, Redacted } from "effect"
@@ -22,6 +26,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { readJsonl } from "../../eval/lib/Jsonl.js"
 import * as NestFleetProcess from "../../eval/lib/NestFleetProcess.js"
+import * as CpuTime from "../lib/CpuTime.js"
 import { median, now, percentile, printTable } from "../lib/Stats.js"
 
 const root = Path.resolve(fileURLToPath(import.meta.url), "../../..")
@@ -159,8 +164,22 @@ const run = async (databaseUrl: string | undefined) => {
         Math.max(...latencies).toFixed(0)
       ])
     const held: Array<string> = []
+    const cpu: Array<Array<string>> = [["rate", "cases", "NestFleet CPU ms/case", "PostgreSQL CPU ms/case", `cases/s ${CpuTime.cores} cores allow`]]
     for (const { perSecond, seconds } of runs) {
+      const before = { nestfleet: CpuTime.ofProcess(nestfleet.pid), postgres: CpuTime.ofPostgres() }
       const timings = await measure(nestfleet, target, receiver.arrivals, perSecond, seconds)
+      const cases = perSecond * seconds
+      const perCase = {
+        nestfleet: (CpuTime.ofProcess(nestfleet.pid) - before.nestfleet) / cases,
+        postgres: databaseUrl === undefined ? 0 : (CpuTime.ofPostgres() - before.postgres) / cases
+      }
+      cpu.push([
+        `${perSecond}/s`,
+        String(cases),
+        perCase.nestfleet.toFixed(0),
+        databaseUrl === undefined ? "(in NestFleet's)" : perCase.postgres.toFixed(0),
+        ((CpuTime.cores * 1000) / (perCase.nestfleet + perCase.postgres)).toFixed(1)
+      ])
       row(`${perSecond}/s`, "matches stored (routing.at)", timings.matched)
       row(`${perSecond}/s`, "draft ready (createdAt)", timings.drafted)
       row(`${perSecond}/s`, "reply at the receiver", timings.delivered)
@@ -171,6 +190,8 @@ const run = async (databaseUrl: string | undefined) => {
         `${databaseUrl ? "PostgreSQL server" : "embedded database"}, ${articles.length} articles`
     )
     printTable(rows)
+    console.log("")
+    printTable(cpu)
     console.log(`Drafts held for approval (incidents, never sent by the policy), not delivered: ${held.join(", ")}`)
   } finally {
     await nestfleet.stop()

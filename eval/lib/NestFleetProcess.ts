@@ -30,6 +30,8 @@ export interface Answer<A = unknown> {
 
 export interface NestFleet {
   readonly url: string
+  /** The process's id (its CPU time is read by benchmarks). */
+  readonly pid: number
   /** A request as the first admin; `body` is sent as JSON. */
   readonly call: <A = unknown>(path: string, init?: { readonly method?: string; readonly body?: unknown }) => Promise<Answer<A>>
   /** A message delivered to a generic webhook channel, signed with its secret (Standard Webhooks). */
@@ -146,6 +148,7 @@ export const start = async (
 
   return {
     url,
+    pid: child.pid!,
     call,
     deliver,
     logTail: output,

@@ -32,6 +32,9 @@ const Comments = Schema.Array(Schema.Struct({ id: Schema.Number, body: Schema.op
 /** Comments looked through for a reply an earlier attempt made: one page, since the reply was approved. */
 const commentsPerPage = 100
 
+/** Taken off the approval's time when listing comments since it: GitHub's clock and ours may differ. */
+const clockSkewMs = 10 * 60 * 1000
+
 /** GitHub's rate limits answer 403 (secondary) or 429 with Retry-After, or with no requests left. */
 const rateLimited = (status: number, headers: Record<string, string>) =>
   (status === 403 || status === 429) && (headers["retry-after"] !== undefined || headers["x-ratelimit-remaining"] === "0")
@@ -67,7 +70,10 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
       const listed = yield* execute(
         http,
         HttpClientRequest.get(comments, {
-          urlParams: { since: outgoing.reply.createdAt.toISOString(), per_page: String(commentsPerPage) },
+          urlParams: {
+            since: new Date(outgoing.reply.createdAt.getTime() - clockSkewMs).toISOString(),
+            per_page: String(commentsPerPage)
+          },
           headers
         }),
         "GitHub"
