@@ -1,9 +1,10 @@
 /** Drafted cases and agents, shared by the drafts and delivery tests. */
 import { expect } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { type Duration, Effect, Schedule } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
 import { deliver } from "./IntakeFlows.js"
 import { customerMessage, type Detail, knowledgeBase, query } from "./KnowledgeFlows.js"
+import * as LocalHttpServer from "./LocalHttpServer.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
@@ -96,11 +97,11 @@ export interface Delivered extends WithDrafts {
   }>
 }
 
-/** Waits until the case's replies are no longer `sending`; answers the case. */
-export const replySettled = (token: string, caseId: string) =>
+/** Waits (at most `within`) until the case's replies are no longer `sending`; answers the case. */
+export const replySettled = (token: string, caseId: string, within: Duration.DurationInput = "60 seconds") =>
   query<{ state: string }>("select delivery_state as state from messages where case_id = $1 and kind = 'outbound'", [caseId]).pipe(
     Effect.flatMap((rows) => rows.length > 0 && rows.every((row) => row.state !== "sending") ? Effect.void : Effect.fail("sending")),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(within))),
     Effect.zipRight(Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as Delivered))
   )
 
@@ -113,3 +114,22 @@ export const approveAndSettle = (caseId: string) =>
     const detail = yield* replySettled(agent, caseId)
     return { draft, detail, reply: detail.messages.find((message) => message.kind === "outbound")! }
   })
+
+/**
+ * A customer's webhook receiver: checks the signature with the channel's secret (read when a
+ * request arrives: the channel exists only after the receiver's URL went into its config) and
+ * shows a reply once per `webhook-id`, as a careful receiver does.
+ */
+export const webhookReceiver = (secret: () => string, script?: LocalHttpServer.Script) =>
+  Effect.map(LocalHttpServer.make(script), (server) => ({
+    url: `${server.url}/replies`,
+    requests: server.requests,
+    verified: () => server.requests.filter((request) => Signing.verifiesStandardWebhooks(secret(), request.headers, request.body)),
+    /** Replies shown: one per webhook-id of the verified requests (a dropped answer's request was taken too). */
+    shown: () =>
+      new Set(
+        server.requests
+          .filter((request) => Signing.verifiesStandardWebhooks(secret(), request.headers, request.body))
+          .map((request) => request.headers["webhook-id"])
+      )
+  }))

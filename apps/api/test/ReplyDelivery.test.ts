@@ -8,40 +8,30 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as AuthFlows from "./AuthFlows.js"
-import { agentToken, approveAndSettle, autoSend, drafted, draftedCase, exportQuestion, post, replySettled } from "./DraftFlows.js"
+import {
+  agentToken,
+  approveAndSettle,
+  autoSend,
+  drafted,
+  draftedCase,
+  exportQuestion,
+  post,
+  replySettled,
+  webhookReceiver
+} from "./DraftFlows.js"
 import { deliver } from "./IntakeFlows.js"
 import { knowledgeBase } from "./KnowledgeFlows.js"
-import * as LocalHttpServer from "./LocalHttpServer.js"
 import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
 const serverLayer = TestServer.layer(undefined, { withWorker: true })
-
-/**
- * A customer's receiver: checks the signature with the channel's secret (read when a request
- * arrives: the channel exists only after the receiver's URL went into its config) and shows
- * a reply once per `webhook-id`, as a careful receiver does.
- */
-const receiver = (secret: () => string, script?: (n: number) => LocalHttpServer.Answer) =>
-  Effect.map(LocalHttpServer.make((_, n) => script?.(n) ?? { status: 200 }), (server) => ({
-    url: `${server.url}/replies`,
-    requests: server.requests,
-    verified: () => server.requests.filter((request) => Signing.verifiesStandardWebhooks(secret(), request.headers, request.body)),
-    /** Replies shown: one per webhook-id of the verified requests (a dropped answer's request was taken too). */
-    shown: () =>
-      new Set(
-        server.requests
-          .filter((request) => Signing.verifiesStandardWebhooks(secret(), request.headers, request.body))
-          .map((request) => request.headers["webhook-id"])
-      )
-  }))
 
 layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply delivery", (it) => {
   it.scoped("an approved draft reaches the webhook receiver once, signed, and the case is replied", () =>
     Effect.gen(function*() {
       // The receiver checks the signature with the channel's own signing secret.
       let channelSecret = ""
-      const target = yield* receiver(() => channelSecret)
+      const target = yield* webhookReceiver(() => channelSecret)
       const { caseId, draft, secret } = yield* draftedCase("deliver-ok", {}, { replyUrl: target.url })
       channelSecret = secret
       const detail = (yield* approveAndSettle(caseId)).detail
@@ -73,7 +63,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
 
   it.scoped("a conversation: messages with one threadId are one case, and the reply carries the threadId back", () =>
     Effect.gen(function*() {
-      const target = yield* receiver(() => "")
+      const target = yield* webhookReceiver(() => "")
       const kb = yield* knowledgeBase({ matchMinSimilarity: 0.01 })
       const changed = yield* AuthFlows.call(kb.token, `/api/v1/channels/${kb.channelId}`, {
         method: "PATCH",
@@ -100,7 +90,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
 
   it.scoped("a 503 is retried and the reply is sent; a reply taken but unanswered is shown once", () =>
     Effect.gen(function*() {
-      const flaky = yield* receiver(() => "", (n) => n === 1 ? { status: 503 } : { status: 200 })
+      const flaky = yield* webhookReceiver(() => "", (_, n) => n === 1 ? { status: 503 } : { status: 200 })
       const first = yield* draftedCase("deliver-503", {}, { replyUrl: flaky.url })
       const retried = (yield* approveAndSettle(first.caseId)).detail
       expect(flaky.requests.map((request) => request.headers["webhook-id"])).toEqual([
@@ -113,7 +103,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
       // The receiver takes the reply and the answer is lost, as when the worker dies before
       // recording it: the retry carries the same webhook-id, and the receiver shows it once.
       let secret = ""
-      const dropping = yield* receiver(() => secret, (n) => n === 1 ? "drop" : { status: 200 })
+      const dropping = yield* webhookReceiver(() => secret, (_, n) => n === 1 ? "drop" : { status: 200 })
       const second = yield* draftedCase("deliver-drop", {}, { replyUrl: dropping.url })
       secret = second.secret
       const resent = (yield* approveAndSettle(second.caseId)).detail
@@ -127,7 +117,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
 
   it.scoped("a refusal (401) or a channel without a reply URL fails the reply at once and a person takes the case", () =>
     Effect.gen(function*() {
-      const refusing = yield* receiver(() => "", () => ({ status: 401 }))
+      const refusing = yield* webhookReceiver(() => "", () => ({ status: 401 }))
       const refused = yield* draftedCase("deliver-401", {}, { replyUrl: refusing.url })
       const failed = (yield* approveAndSettle(refused.caseId)).detail
       expect(refusing.requests).toHaveLength(1)
@@ -160,7 +150,7 @@ layer(serverLayer, { excludeTestServices: true, timeout: 180_000 })("reply deliv
 
   it.scoped("in auto mode the draft is sent without an agent", () =>
     Effect.gen(function*() {
-      const target = yield* receiver(() => "")
+      const target = yield* webhookReceiver(() => "")
       const { caseId, draft, token } = yield* draftedCase("deliver-auto", autoSend, { replyUrl: target.url })
       expect(draft.status).not.toBe("pending")
       const detail = yield* replySettled(token, caseId)

@@ -13,14 +13,11 @@ import * as Database from "@nestfleet/db/Database"
 import * as TestDatabase from "@nestfleet/db/testing/TestDatabase"
 import { JobCatalogue, all } from "@nestfleet/jobs/Catalogue"
 import { DeliverReplyJob } from "@nestfleet/jobs/PipelineJobs"
-import { Deferred, Effect, Layer, Redacted, Schedule } from "effect"
+import { Deferred, Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
-import * as AuthFlows from "./AuthFlows.js"
-import { agentToken, type Delivered, draftedCase, post } from "./DraftFlows.js"
+import { agentToken, draftedCase, post, replySettled, webhookReceiver } from "./DraftFlows.js"
 import { query } from "./KnowledgeFlows.js"
-import * as LocalHttpServer from "./LocalHttpServer.js"
-import * as Signing from "./Signing.js"
 import * as TestServer from "./TestServer.js"
 
 /** Supervision and polling every second, so a lost attempt is found in seconds. */
@@ -59,28 +56,6 @@ const workerProcess = (url: Redacted.Redacted) =>
     ({ child }) => Effect.sync(() => child.kill("SIGKILL"))
   )
 
-/** Waits until the case's reply is in `state`; answers the case. */
-const replyIs = (token: string, caseId: string, state: string) =>
-  query<{ state: string }>("select delivery_state as state from messages where case_id = $1 and kind = 'outbound'", [caseId]).pipe(
-    Effect.flatMap((rows) => rows.length === 1 && rows[0]!.state === state ? Effect.void : Effect.fail(rows[0]?.state)),
-    Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("90 seconds"))),
-    Effect.zipRight(Effect.map(AuthFlows.call(token, `/api/v1/cases/${caseId}`), (response) => response.body as Delivered))
-  )
-
-/** A receiver that checks signatures and shows a reply once per `webhook-id`. */
-const receiver = (secret: () => string, script: LocalHttpServer.Script) =>
-  Effect.map(LocalHttpServer.make(script), (server) => ({
-    url: `${server.url}/replies`,
-    requests: server.requests,
-    verified: () => server.requests.filter((request) => Signing.verifiesStandardWebhooks(secret(), request.headers, request.body)),
-    shown: () =>
-      new Set(
-        server.requests
-          .filter((request) => Signing.verifiesStandardWebhooks(secret(), request.headers, request.body))
-          .map((request) => request.headers["webhook-id"])
-      )
-  }))
-
 /** The API alone (it sends jobs, works none); workers run as processes of their own. */
 const apiOnly = TestServer.layer(undefined, { config: quickQueue })
 
@@ -97,7 +72,7 @@ layer(apiOnly, { excludeTestServices: true, timeout: 240_000 })("a worker killed
 
         let channelSecret = ""
         // The receiver takes the reply; the worker that sent it is killed before it hears back.
-        const target = yield* receiver(() => channelSecret, async (_, n) => {
+        const target = yield* webhookReceiver(() => channelSecret, async (_, n) => {
           if (n > 1) return { status: 200 }
           first.child.kill("SIGKILL")
           await first.exited
@@ -117,7 +92,8 @@ layer(apiOnly, { excludeTestServices: true, timeout: 240_000 })("a worker killed
         expect(pending).toEqual({ state: "sending", error: null })
 
         yield* workerProcess(url)
-        const detail = yield* replyIs(agent, caseId, "sent")
+        const detail = yield* replySettled(agent, caseId, "90 seconds")
+        expect(detail.messages.find((message) => message.kind === "outbound")!.delivery).toMatchObject({ state: "sent" })
 
         expect(target.requests).toHaveLength(2)
         expect(target.verified()).toHaveLength(2)
@@ -145,12 +121,12 @@ layer(withExpiringDelivery, { excludeTestServices: true, timeout: 120_000 })("a 
       // The receiver holds the request until the test ends.
       const release = yield* Deferred.make<void>()
       yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
-      const target = yield* receiver(() => "", () => Effect.runPromise(Deferred.await(release)).then(() => ({ status: 200 })))
+      const target = yield* webhookReceiver(() => "", () => Effect.runPromise(Deferred.await(release)).then(() => ({ status: 200 })))
       const { caseId, draft } = yield* draftedCase("never-finishes", {}, { replyUrl: target.url })
       const agent = yield* agentToken
       expect((yield* post(agent, `/api/v1/drafts/${draft.id}/approve`, { version: 1 })).status).toBe(200)
 
-      const detail = yield* replyIs(agent, caseId, "failed")
+      const detail = yield* replySettled(agent, caseId, "90 seconds")
       expect(target.requests).toHaveLength(1)
       const reply = detail.messages.find((message) => message.kind === "outbound")!
       expect(reply.delivery).toMatchObject({

@@ -12,7 +12,7 @@
  * the reply, already posted, and is not posted again. When the thread cannot be read
  * (`ok: false`), the retry posts, and a crash after Slack posted shows the reply twice.
  */
-import { type HttpClient, HttpClientRequest } from "@effect/platform"
+import { type HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Duration, Effect, Option, Redacted, Schema } from "effect"
 import { DeliveryFailed, execute, failureOfStatus, type Outgoing, type Receipt, requireReplySecret } from "./ReplyTarget.js"
 
@@ -76,6 +76,13 @@ const Replies = Schema.Struct({
   })))
 })
 
+/** A Web API answer as `schema` reads it, or a failure that may heal. */
+const answerOf = <A, I>(response: HttpClientResponse.HttpClientResponse, schema: Schema.Schema<A, I>) =>
+  response.json.pipe(
+    Effect.flatMap(Schema.decodeUnknown(schema)),
+    Effect.mapError(() => new DeliveryFailed({ reason: "Slack's answer is not its Web API's", permanent: false }))
+  )
+
 /** Messages of the thread read for a reply an earlier attempt posted (the newest, where replies go). */
 const repliesLimit = 200
 
@@ -103,10 +110,7 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
       )
       const failure = failureOfStatus(read.status, "Slack")
       if (failure !== null) return yield* failure
-      const replies = yield* read.json.pipe(
-        Effect.flatMap(Schema.decodeUnknown(Replies)),
-        Effect.mapError(() => new DeliveryFailed({ reason: "Slack's answer is not its Web API's", permanent: false }))
-      )
+      const replies = yield* answerOf(read, Replies)
       const earlier = replies.messages?.find((message) =>
         message.metadata?.event_type === eventType && message.metadata.event_payload?.key === outgoing.key
       )
@@ -131,10 +135,7 @@ export const send = (http: HttpClient.HttpClient, outgoing: Outgoing): Effect.Ef
     const response = first.status === 429 ? yield* Effect.zipRight(Effect.sleep(yield* retryAfter(first.headers)), post) : first
     const failure = failureOfStatus(response.status, "Slack")
     if (failure !== null) return yield* failure
-    const answer = yield* response.json.pipe(
-      Effect.flatMap(Schema.decodeUnknown(Answer)),
-      Effect.mapError(() => new DeliveryFailed({ reason: "Slack's answer is not its Web API's", permanent: false }))
-    )
+    const answer = yield* answerOf(response, Answer)
     if (!answer.ok) {
       const error = answer.error ?? "unknown_error"
       return yield* new DeliveryFailed({ reason: `Slack refused the message (${error})`, permanent: lasting.has(error) })
